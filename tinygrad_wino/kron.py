@@ -1,0 +1,30 @@
+# kron(): the one n-mode matrix product that builds every winograd transform (XHAT, GHAT and the output).
+from __future__ import annotations
+from typing import Callable
+from tinygrad_wino.matrices import Matrix
+from tinygrad_wino.tg import UOp, Ops, DType
+
+def _scaled(x:UOp, c) -> UOp: return x if c == 1 else -x if c == -1 else x * UOp.const(float(c), x.dtype)
+
+def _coefficient_times(row:UOp, column:tuple, x:UOp) -> UOp:
+  # column[row] * x, without materializing the column: a constant row picks its entry here, a symbolic row selects among the
+  # nonzero entries. The transform rows of XHAT and GHAT get upcast, and the output's o % m splits into an upcast range, so in
+  # the kernel these selects fold into plain arithmetic.
+  if row.op is Ops.CONST: return _scaled(x, column[row.arg])
+  ret = UOp.const(0.0, x.dtype)
+  for i, c in reversed(list(enumerate(column))):
+    if c != 0: ret = row.eq(i).where(_scaled(x, c), ret)
+  return ret
+
+def kron(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple[Matrix, ...], rows:tuple[UOp, ...], dtype:DType) -> UOp:
+  """The n-mode product sum_j prod_i mats[i][rows[i], j_i] * value_at(j).
+
+  `value_at(j)` is the source at the integer position j (one int per mode). `rows[i]` indexes the rows of `mats[i]`: a range
+  of the buffer being built (XHAT, GHAT) or an index expression of the consumer (the output transform). The modes are
+  contracted one after another, so a separable 2-D transform costs 2*6*6 terms per tile, not 36*36, and a source whose
+  coefficients are all zero is never built."""
+  if not mats: return value_at(())
+  row, columns = rows[0], list(zip(*mats[0]))
+  terms = [_coefficient_times(row, col, kron(lambda js, j=j: value_at((j,) + js), mats[1:], rows[1:], dtype))
+           for j, col in enumerate(columns) if (col[row.arg] if row.op is Ops.CONST else any(col))]
+  return sum(terms[1:], terms[0]) if terms else UOp.const(0.0, dtype)

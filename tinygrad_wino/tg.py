@@ -1,0 +1,53 @@
+# Every touch point with tinygrad's internals lives here, so a tinygrad upgrade is a one-file change (pinned: tinygrad==0.14.0).
+from typing import Callable
+import tinygrad.schedule as _schedule
+import tinygrad.schedule.rangeify as _rangeify
+from tinygrad import Tensor
+from tinygrad.dtype import DType, dtypes, AddrSpace
+from tinygrad.helpers import Context, ContextVar, DEBUG, WINO
+from tinygrad.schedule.indexing import BufferizeOpts
+from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
+
+__all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "BufferizeOpts", "UOp", "UPat", "Ops",
+           "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "install_rangeify_pass", "install_schedule_cache_key",
+           "install_conv2d_wrapper"]
+
+def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
+  if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
+_pm_substitute = PatternMatcher([(UPat(GroupOp.All, name="u"), _skip_untouched),
+                                 (UPat(GroupOp.All, name="u"), lambda ctx, u: ctx[0].get(u))], compiled=False)
+
+def gated_substitute(u:UOp, subs:dict[UOp, UOp]) -> UOp:
+  """u.substitute(subs), entering only the subgraphs that use a range of a key (the rest of a rangeified graph is large)."""
+  keys_ranges = frozenset(r for k in subs for r in k.ranges)
+  return graph_rewrite(u, _pm_substitute, ctx=(subs, keys_ranges), bottom_up=True, name="winograd substitute")
+
+def install_rangeify_pass(rewrite:Callable[[UOp], UOp]) -> None:
+  """Run `rewrite` on the graph that run_rangeify returns, before get_kernel_graph's symbolic cleanups and kernel splitting."""
+  original = getattr(_rangeify.run_rangeify, "__wrapped_by_wino__", _rangeify.run_rangeify)
+  def run_rangeify(tsink:UOp, debug:bool=False) -> UOp: return rewrite(original(tsink, debug))
+  run_rangeify.__wrapped_by_wino__ = original  # type: ignore[attr-defined]
+  # get_kernel_graph looks run_rangeify up as a module global at call time
+  _rangeify.run_rangeify = run_rangeify
+
+class _KeyedScheduleCache(dict):
+  # tinygrad's schedule cache is keyed on the tensor graph, which is the same for direct conv and NEW: add the mode to the key
+  def __init__(self, extra_key:Callable[[], tuple], entries:dict):
+    super().__init__(entries)
+    self.extra_key = extra_key
+  def get(self, key, default=None): return super().get((self.extra_key(), key), default)
+  def __getitem__(self, key): return super().__getitem__((self.extra_key(), key))
+  def __setitem__(self, key, value): super().__setitem__((self.extra_key(), key), value)
+  def __contains__(self, key): return super().__contains__((self.extra_key(), key))
+
+def install_schedule_cache_key(extra_key:Callable[[], tuple]) -> None:
+  if isinstance(_schedule.schedule_cache, _KeyedScheduleCache): _schedule.schedule_cache.extra_key = extra_key
+  # lower_sink_to_linear reads the module global at call time; old entries were made without winograd, under the key ()
+  else: _schedule.schedule_cache = _KeyedScheduleCache(extra_key, {((), k): v for k, v in _schedule.schedule_cache.items()})
+
+def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
+  # Tensor copies the mixin methods into its own class dict, so the method to wrap is Tensor's own
+  original = getattr(Tensor.conv2d, "__wrapped_by_wino__", Tensor.conv2d)
+  wrapped = wrap(original)
+  wrapped.__wrapped_by_wino__ = original  # type: ignore[attr-defined]
+  Tensor.conv2d = wrapped  # type: ignore[method-assign]

@@ -1,0 +1,66 @@
+# The mode switch: NEW (WINO=1, this plugin's rangeify rewrite), OLD (WINO_OLD=1, tinygrad's tensor-level winograd) or off.
+# tinygrad's own WINO flag selects NEW while the plugin is installed; the mode is read when a graph is scheduled.
+from __future__ import annotations
+import contextlib, functools
+from dataclasses import dataclass, field
+from typing import Iterator, Literal
+from tinygrad_wino.flags import FLAGS, flag_error
+from tinygrad_wino.rules import new_context, pm_winograd
+from tinygrad_wino.tg import UOp, Context, ContextVar, WINO, graph_rewrite
+from tinygrad_wino.tg import install_conv2d_wrapper, install_rangeify_pass, install_schedule_cache_key
+
+Mode = Literal["new", "old"] | None
+WINO_OLD, WINO_TILE = ContextVar("WINO_OLD", 0), ContextVar("WINO_TILE", 4)
+
+def _flag(var:ContextVar) -> int:
+  if isinstance(var.value, int) and str(int(var.value)) in FLAGS[var.key]: return int(var.value)
+  raise flag_error(var.key, var.value)
+
+def mode() -> Mode:
+  """The winograd mode in effect now."""
+  new, old = _flag(WINO), _flag(WINO_OLD)
+  if new and old: raise ValueError("WINO=1 (winograd as a rangeify rewrite) and WINO_OLD=1 (tinygrad's tensor-level winograd) are both set")
+  return "new" if new else "old" if old else None
+
+def tile() -> int: return _flag(WINO_TILE)
+
+def _flags_for(m:Mode) -> dict[str, int]:
+  if m not in ("new", "old", None): raise ValueError(f"winograd mode must be 'new', 'old' or None, got {m!r}")
+  return {"WINO": int(m == "new"), "WINO_OLD": int(m == "old")}
+
+def enable(m:Mode="new") -> None:
+  """Select the winograd mode for the rest of the process: 'new', 'old' or None (direct convolution)."""
+  for k, v in _flags_for(m).items(): ContextVar._cache[k].value = v
+
+@contextlib.contextmanager
+def using(m:Mode="new") -> Iterator[None]:
+  """Select the winograd mode inside a with block; the graph must be realized (scheduled) inside it too."""
+  with Context(**_flags_for(m)): yield
+
+@dataclass
+class Stats:
+  """What the NEW rule did since the last reset: one entry per rewritten conv."""
+  rewritten: list[str] = field(default_factory=list)
+  def reset(self) -> None: self.rewritten.clear()
+stats = Stats()
+
+def winograd_pass(sink:UOp) -> UOp:
+  if mode() != "new": return sink
+  ctx = new_context(sink, tile())
+  ret = graph_rewrite(sink, pm_winograd, ctx=ctx, name="winograd")
+  stats.rewritten.extend(ctx.rewritten)
+  return ret
+
+def schedule_key() -> tuple: return ("new", tile()) if mode() == "new" else ()
+
+def wrap_conv2d(conv2d):
+  @functools.wraps(conv2d)
+  def conv2d_by_mode(self, *args, **kwargs):
+    # OLD is tinygrad's tensor-level path; NEW starts from the direct conv's graph and rewrites it when scheduled
+    with Context(WINO=int(mode() == "old")): return conv2d(self, *args, **kwargs)
+  return conv2d_by_mode
+
+def install() -> None:
+  install_rangeify_pass(winograd_pass)
+  install_schedule_cache_key(schedule_key)
+  install_conv2d_wrapper(wrap_conv2d)
