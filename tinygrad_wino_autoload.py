@@ -1,7 +1,10 @@
 # Imported at interpreter start by tinygrad_wino.pth, so `WINO=1 python script.py` takes the NEW path without the script importing
 # tinygrad_wino. It lives outside the package so that, with neither WINO nor WINO_OLD set, it costs two environment lookups and
 # imports nothing. tinygrad_wino checks the flags' values itself.
-import os
+import os, sys
 if any(os.environ.get(flag, "").strip() not in ("", "0") for flag in ("WINO", "WINO_OLD")):
   try: import tinygrad_wino  # noqa: F401
-  except ValueError as e: raise SystemExit(f"tinygrad_wino: {e}") from e  # a bad flag value: stop here, site.py would only warn
+  except ValueError as e:
+    # a bad flag value: stop with one line. site.py only warns about an exception, and a SystemExit here is a fatal error dump
+    sys.stderr.write(f"tinygrad_wino: {e}\n")
+    os._exit(2)

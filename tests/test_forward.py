@@ -7,7 +7,8 @@
 from dataclasses import dataclass, field
 import numpy as np
 import pytest
-from tinygrad import dtypes
+import tinygrad_wino
+from tinygrad import Tensor, dtypes
 from helpers import conv_ref, rel_err, run_conv
 
 @dataclass(frozen=True)
@@ -78,3 +79,14 @@ def test_other_float_dtypes(dtype):
   direct, _ = run_conv(None, x, w, b, dtype=dtype, padding=1)
   assert len(rewrites) == 1
   assert rel_err(new, conv_ref(x, w, b, padding=1)) <= (1e-12 if dtype == dtypes.float64 else 2 * rel_err(direct, conv_ref(x, w, b, padding=1)))
+
+@pytest.mark.parametrize("stride,padding,output_padding", [(1, 0, 0), (1, 1, 0), (2, 1, 1)])
+def test_conv_transpose(stride, padding, output_padding):
+  # conv_transpose2d is a stride-1 conv of the zero-stuffed input with the flipped kernel: NEW rewrites it like any other
+  rng = np.random.default_rng(stride)
+  x, w = rng.standard_normal((2, 4, 7, 6)).astype(np.float32), rng.standard_normal((4, 5, 3, 3)).astype(np.float32)
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"):
+    new = Tensor(x).conv_transpose2d(Tensor(w), stride=stride, padding=padding, output_padding=output_padding).numpy()
+  direct = Tensor(x).conv_transpose2d(Tensor(w), stride=stride, padding=padding, output_padding=output_padding).numpy()
+  assert len(tinygrad_wino.stats.rewritten) == 1 and rel_err(new, direct.astype(np.float64)) <= 2e-5

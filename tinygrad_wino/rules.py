@@ -7,7 +7,7 @@
 #   out  = kron(MHAT, At)       read by the REDUCE's consumer at rows o % m of tile o // m
 from __future__ import annotations
 import itertools, math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute
@@ -78,6 +78,7 @@ class WinoContext:
   wino: Winograd
   range_ids: itertools.count
   rewritten: list[str] = field(default_factory=list)
+  outputs: set[UOp] = field(default_factory=set)
   def ranges(self, sizes, axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
     return tuple(UOp.range(s, next(self.range_ids), axis_type) for s in sizes)
   def copies(self, rngs:tuple[UOp, ...], axis_type=AxisType.WEAK) -> tuple[UOp, ...]: return self.ranges([r.src[0] for r in rngs], axis_type)
@@ -120,11 +121,19 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   # output: At folded into the consumer, which reads row o % m of tile o // m
   def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *conv.others, *[o // w.m for o in conv.outs])
   out = kron(mhat_at, (w.At,)*n, tuple(o % w.m for o in conv.outs), fdt).cast(red.dtype)
+  ctx.outputs.add(out)
   ctx.rewritten.append(f"{n}-D conv, spatial {sizes}, F({w.m},{w.r}), {len(conv.chans)} channel axes")
   if DEBUG >= 2: print(f"winograd: rewrote {ctx.rewritten[-1]}")
   return out
 
-pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv)])
+def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
+  # tinygrad keeps a buffer whose value reduces over another buffer (pm_remove_bufferize), which kept the conv's output buffered.
+  # The winograd output has no REDUCE left, so keep that buffer explicitly: inlined into a consumer that reads it at many
+  # positions (the next conv, a backward conv), the output transform would be recomputed at each of them.
+  if not b.arg.removable or not ctx.outputs or ctx.outputs.isdisjoint(b.src[0].toposort(gate=lambda u: u.op is not Ops.STAGE)): return None
+  return b.replace(arg=replace(b.arg, removable=False))
+
+pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UPat(Ops.STAGE, name="b"), keep_conv_buffer)])
 
 def new_context(sink:UOp, m:int) -> WinoContext:
   next_id = max((u.arg[0] for u in sink.toposort() if u.op is Ops.RANGE), default=-1) + 1

@@ -1,0 +1,112 @@
+# The mode switch: environment flags, the Python API, tinygrad's Context(WINO=1), schedule-cache isolation and the autoload.
+import os, pathlib, subprocess, sys, sysconfig
+import numpy as np
+import pytest
+import tinygrad_wino
+from tinygrad import Tensor, Context, GlobalCounters
+from tinygrad.helpers import WINO
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+rng = np.random.default_rng(0)
+X = Tensor(rng.standard_normal((1, 4, 12, 12)).astype(np.float32)).realize()
+W = Tensor(rng.standard_normal((6, 4, 3, 3)).astype(np.float32)).realize()
+DIRECT = X.conv2d(W, padding=1).numpy()
+
+def conv_run(**ctx) -> tuple[np.ndarray, int, int]:
+  """Output, kernels run, NEW rewrites, with the schedule cache on (unlike the other tests)."""
+  tinygrad_wino.stats.reset()
+  GlobalCounters.reset()
+  out = X.conv2d(W, padding=1).numpy()
+  return out, GlobalCounters.kernel_count, len(tinygrad_wino.stats.rewritten)
+
+def path(kernel_count:int, rewrites:int) -> str:
+  # direct conv is one kernel; OLD and NEW are four (transforms, batched matmul, output), only NEW counts a rewrite
+  return "new" if rewrites else "old" if kernel_count > 2 else "direct"
+
+@pytest.mark.parametrize("mode", ["new", "old", None])
+def test_using_selects_the_path(mode):
+  with Context(SCACHE=0), tinygrad_wino.using(mode):
+    out, kernels, rewrites = conv_run()
+  assert path(kernels, rewrites) == (mode or "direct")
+  assert np.abs(out - DIRECT).max() <= 2e-5 * np.abs(DIRECT).max()
+
+@pytest.mark.parametrize("mode", ["new", "old", None])
+def test_enable_selects_the_path_until_changed(mode):
+  try:
+    tinygrad_wino.enable(mode)
+    assert tinygrad_wino.mode() == mode
+    with Context(SCACHE=0): assert path(*conv_run()[1:]) == (mode or "direct")
+  finally: tinygrad_wino.enable(None)
+  assert tinygrad_wino.mode() is None
+
+def test_tinygrad_context_wino_takes_new():
+  with Context(WINO=1, SCACHE=0): assert path(*conv_run()[1:]) == "new"
+  old = WINO.value
+  try:
+    WINO.value = 1
+    with Context(SCACHE=0): assert path(*conv_run()[1:]) == "new"
+  finally: WINO.value = old
+
+def test_bad_mode_and_both_flags_raise():
+  with pytest.raises(ValueError, match="mode"): tinygrad_wino.enable("fast")
+  with Context(WINO=1, WINO_OLD=1), pytest.raises(ValueError, match="WINO_OLD"): X.conv2d(W).realize()
+  with Context(WINO_TILE=5), tinygrad_wino.using("new"), pytest.raises(ValueError, match="WINO_TILE"): X.conv2d(W).realize()
+
+def test_modes_never_share_a_schedule():
+  # the tensor graphs of direct and NEW are identical; the schedule cache is keyed on them, so the mode must be in the key
+  for expected in ["direct", "new", "direct", "old", "new", "old", "direct"]:
+    with tinygrad_wino.using(None if expected == "direct" else expected):
+      out, kernels, rewrites = conv_run()
+      again = conv_run()
+    assert path(kernels, rewrites) == expected or (expected == "new" and kernels == 4), expected
+    assert again[1] == kernels, "the second call of a mode reuses that mode's schedule"
+    assert np.abs(out - DIRECT).max() <= 2e-5 * np.abs(DIRECT).max()
+
+@pytest.mark.parametrize("tile", [2, 4, 6])
+def test_tile_sizes(tile):
+  with Context(WINO_TILE=tile, SCACHE=0), tinygrad_wino.using("new"):
+    out, _, rewrites = conv_run()
+  assert rewrites == 1 and np.abs(out - DIRECT).max() <= 2e-5 * np.abs(DIRECT).max()
+  assert f"F({tile},3)" in tinygrad_wino.stats.rewritten[0]
+
+SCRIPT = """
+import sys
+from tinygrad import Tensor, GlobalCounters
+x, w = Tensor.ones(1, 4, 9, 9).contiguous().realize(), Tensor.ones(4, 4, 3, 3).contiguous().realize()
+GlobalCounters.reset()
+out = x.conv2d(w, padding=1).realize()
+print("conv kernels:", GlobalCounters.kernel_count)
+out = out.numpy()
+assert abs(out[0, 0, 4, 4] - 36) < 1e-4 and abs(out[0, 0, 0, 0] - 16) < 1e-4
+print("plugin imported:", "tinygrad_wino" in sys.modules)
+"""
+
+def run_script(env:dict[str, str]) -> subprocess.CompletedProcess:
+  # the script never imports tinygrad_wino: only site-packages/tinygrad_wino.pth can bring it in
+  if not (pathlib.Path(sysconfig.get_paths()["purelib"]) / "tinygrad_wino.pth").exists():
+    pytest.fail("tinygrad_wino is not installed in this environment (make test installs it)")
+  base = {k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD", "WINO_TILE", "DEBUG")}
+  return subprocess.run([sys.executable, "-c", SCRIPT], env=base | {"PYTHONPATH": str(REPO), "DEBUG": "2"} | env,
+                        capture_output=True, text=True, timeout=300, cwd="/")
+
+def test_autoload_wino_takes_new_without_import():
+  r = run_script({"WINO": "1"})
+  assert r.returncode == 0, r.stderr
+  assert "plugin imported: True" in r.stdout and "winograd: rewrote 2-D conv" in r.stdout and "conv kernels: 4" in r.stdout
+
+def test_autoload_wino_old_takes_old():
+  r = run_script({"WINO_OLD": "1"})
+  assert r.returncode == 0, r.stderr
+  assert "plugin imported: True" in r.stdout and "winograd: rewrote" not in r.stdout and "conv kernels: 4" in r.stdout
+
+def test_autoload_costs_nothing_without_flags():
+  r = run_script({})
+  assert r.returncode == 0, r.stderr
+  assert "plugin imported: False" in r.stdout and "conv kernels: 1" in r.stdout
+
+@pytest.mark.parametrize("env,flag", [({"WINO": "abc"}, "WINO"), ({"WINO": "1", "WINO_OLD": "1"}, "WINO_OLD"),
+                                      ({"WINO": "1", "WINO_TILE": "5"}, "WINO_TILE")])
+def test_bad_flags_give_one_clear_error(env, flag):
+  r = run_script(env)
+  assert r.returncode != 0 and r.stderr.startswith("tinygrad_wino: ") and flag in r.stderr
+  assert r.stderr.count("\n") == 1, f"one line, got {r.stderr!r}"
