@@ -1,4 +1,5 @@
-# Gradients of x, w and bias through a NEW forward match direct conv's.
+# Gradients of x, w and bias through NEW match direct conv's, and the backward convs go through NEW too: the input gradient as
+# a forward-form conv, the weight gradient by the transposed algorithm.
 import numpy as np
 import pytest
 import tinygrad_wino
@@ -28,6 +29,7 @@ def test_gradients_match_direct(name):
   xn, wn, bn = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, ws[:1]))
   direct, _ = grads(None, xn, wn, bn, kwargs)
   new, rewrites = grads("new", xn, wn, bn, kwargs)
-  assert rewrites, "the forward conv must go through NEW"
+  assert sum("weight gradient" in r for r in rewrites) == 1, f"the weight gradient must go through NEW: {rewrites}"
+  assert sum(f"{len(xs) - 2}-D conv" in r for r in rewrites) >= 2, f"the forward and input-gradient convs must go through NEW: {rewrites}"
   for what, d, n in zip(("out", "x.grad", "w.grad", "bias.grad"), direct, new):
     assert n.shape == d.shape and rel_err(n, d.astype(np.float64)) <= 2e-5, what

@@ -14,22 +14,29 @@ from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, Bufferize
 
 @dataclass(frozen=True)
 class Conv:
-  """A REDUCE that is a stride-1, dilation-1 correlation with 3 taps along len(outs) spatial dims."""
+  """A REDUCE computing out[p] = sum_q act[p + q] * other[q] along each of len(outs) spatial dims, with p the REDUCE's own
+  (output) ranges and q its reduce ranges. A forward conv has 3 taps q; the weight gradient of one has 3 outputs p."""
   red: UOp
-  act: UOp                     # depends on (outs[i], taps[i]) only through outs[i] + taps[i]
-  wgt: UOp                     # independent of the spatial output ranges
-  outs: tuple[UOp, ...]        # spatial output ranges
-  taps: tuple[UOp, ...]        # kernel reduce ranges, size 3
-  chans: tuple[UOp, ...]       # the other reduce ranges (input channels), reduced in MHAT
-  act_others: tuple[UOp, ...]  # act's other ranges (batch, group)
-  wgt_others: tuple[UOp, ...]  # wgt's other ranges (output channel, group)
+  act: UOp                       # depends on (outs[i], taps[i]) only through outs[i] + taps[i]
+  other: UOp                     # the weight (forward) or the upstream gradient (weight gradient), independent of outs
+  outs: tuple[UOp, ...]          # p: output ranges paired with a reduce range
+  taps: tuple[UOp, ...]          # q: reduce ranges paired with an output range
+  chans: tuple[UOp, ...]         # the other reduce ranges (input channels; batch for a weight gradient), reduced in MHAT
+  act_others: tuple[UOp, ...]    # act's other output ranges
+  other_others: tuple[UOp, ...]  # other's other output ranges
+  weight_grad: bool              # tile the reduced positions q (3 outputs p) instead of the outputs p (3 taps q)
   @property
-  def others(self) -> tuple[UOp, ...]: return tuple(dict.fromkeys(self.act_others + self.wgt_others))
+  def others(self) -> tuple[UOp, ...]: return tuple(dict.fromkeys(self.act_others + self.other_others))
+  @property
+  def tiled(self) -> tuple[UOp, ...]: return self.taps if self.weight_grad else self.outs
+  @property
+  def untiled(self) -> tuple[UOp, ...]: return self.outs if self.weight_grad else self.taps
 
 def _is_out_range(u:UOp) -> bool: return u.op is Ops.RANGE and u.arg[-1] is not AxisType.REDUCE
+def _size(r:UOp) -> int|None: return r.src[0].arg if r.src[0].op is Ops.CONST else None
 
 def _tap_sums(act:UOp, reduce_rngs:tuple[UOp, ...]) -> dict[UOp, tuple[UOp, UOp]]:
-  # every ADD(out range, reduce range) in act, keyed by the ADD node
+  # every ADD(output range, reduce range) in act, keyed by the ADD node
   ret: dict[UOp, tuple[UOp, UOp]] = {}
   for u in act.toposort(gate=lambda u: any(r in u.ranges for r in reduce_rngs)):
     if u.op is Ops.ADD:
@@ -44,24 +51,33 @@ def _strided_tap(act:UOp, k:UOp) -> bool:
   return any(u.op is Ops.ADD and any(_scaled(a, lambda r: r is k) and _scaled(b, _is_out_range) for a, b in (u.src, u.src[::-1]))
              for u in act.toposort(gate=lambda u: k in u.ranges))
 
-def _match_factors(red:UOp, act:UOp, wgt:UOp, reduce_rngs:tuple[UOp, ...]) -> Conv|None:
+def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], other_first:bool) -> Conv|None:
   sums = _tap_sums(act, reduce_rngs)
   pairs = list(dict.fromkeys(sums.values()))
   outs, taps = tuple(o for o, _ in pairs), tuple(k for _, k in pairs)
   if not pairs or len(set(outs)) != len(outs) or len(set(taps)) != len(taps) or len(pairs) > 3: return None
-  # every kernel-like axis must be a plain stride-1 tap of size 3
-  if any(k.src[0].op is not Ops.CONST or k.src[0].arg != 3 for k in taps): return None
-  if any(o.src[0].op is not Ops.CONST for o in outs): return None
+  if any(_size(r) is None for r in outs + taps): return None
+  # 3 taps: a forward conv. 3 outputs: the weight gradient of one, which our conv2d backward writes with the upstream gradient
+  # as the first factor. Without that order a 3-output correlation is a conv with a larger kernel, which this rule leaves alone.
+  if all(_size(k) == 3 for k in taps): weight_grad = False
+  elif all(_size(o) == 3 for o in outs) and other_first: weight_grad = True
+  else: return None
   chans = tuple(r for r in reduce_rngs if r not in taps)
   if any(_strided_tap(act, k) for k in chans): return None
-  # act may see outs and taps only through their sums, wgt may not see outs at all
+  # act may see outs and taps only through their sums, other may not see outs at all
   marked = gated_substitute(act, {s: UOp.const(0) for s in sums})
-  if any(r in marked.ranges for r in outs + taps) or any(o in wgt.ranges for o in outs): return None
+  if any(r in marked.ranges for r in outs + taps) or any(o in other.ranges for o in outs): return None
   spatial = set(outs + taps + chans)
   act_others = tuple(r for r in act.ranges if r not in spatial)
-  wgt_others = tuple(r for r in wgt.ranges if r not in spatial)
-  if any(not _is_out_range(r) for r in act_others + wgt_others): return None
-  return Conv(red, act, wgt, outs, taps, chans, act_others, wgt_others)
+  other_others = tuple(r for r in other.ranges if r not in spatial)
+  if any(not _is_out_range(r) for r in act_others + other_others): return None
+  # the factors must use our ranges as free variables only: a buffer or reduce inside them that closes one of them (a partial
+  # realize) is not a function of the sums we substitute
+  ours = spatial | set(act_others) | set(other_others)
+  if any(u.op in {Ops.STAGE, Ops.REDUCE, Ops.END} and not ours.isdisjoint(u.ended_ranges)
+         for f in (act, other) for u in f.toposort(gate=lambda u: not ours.isdisjoint(u.ranges) or u.op in {Ops.STAGE, Ops.REDUCE, Ops.END})):
+    return None
+  return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad)
 
 def match_conv(red:UOp) -> Conv|None:
   """The conv that `red` computes, or None if it is anything else (strided, dilated, other kernel sizes, integers, matmuls, pools)."""
@@ -69,8 +85,8 @@ def match_conv(red:UOp) -> Conv|None:
   body = red.src[0].src[0] if red.src[0].op is Ops.CAST else red.src[0]
   if body.op is not Ops.MUL or not all(dtypes.is_float(s.dtype) for s in body.src): return None
   reduce_rngs = tuple(r for r in red.src[1:] if r.op is Ops.RANGE)
-  for act, wgt in (body.src, body.src[::-1]):
-    if (conv:=_match_factors(red, act, wgt, reduce_rngs)) is not None: return conv
+  for (act, other), other_first in ((body.src, False), (body.src[::-1], True)):
+    if (conv:=_match_factors(red, act, other, reduce_rngs, other_first)) is not None: return conv
   return None
 
 @dataclass
@@ -80,49 +96,69 @@ class WinoContext:
   rewritten: list[str] = field(default_factory=list)
   outputs: set[UOp] = field(default_factory=set)
   def ranges(self, sizes, axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
-    return tuple(UOp.range(s, next(self.range_ids), axis_type) for s in sizes)
-  def copies(self, rngs:tuple[UOp, ...], axis_type=AxisType.WEAK) -> tuple[UOp, ...]: return self.ranges([r.src[0] for r in rngs], axis_type)
+    # like rangeify's new_range: a dim of size 1 is the constant 0, not a range
+    return tuple(UOp.const(0) if isinstance(s, int) and s == 1 else UOp.range(s, next(self.range_ids), axis_type) for s in sizes)
+  def copies(self, rngs:tuple[UOp, ...], axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
+    return self.ranges([r.src[0] if (s:=_size(r)) is None else s for r in rngs], axis_type)
 
 def transform_dtype(dt:DType) -> DType: return dt if dt.itemsize >= 4 else dtypes.float32
 
+def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]:
+  # position t*m + j of a tiled axis, and its gate if the last tile reaches past the extent: the position is clamped there, so
+  # no load goes out of bounds, and the gate zeroes the value
+  pos = t * m + j
+  if (tiles - 1) * m + j < extent: return pos, None
+  return (pos < extent).where(pos, UOp.const(extent - 1)), pos < extent
+
+def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
+  return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
+
 def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   if (conv:=match_conv(red)) is None: return None
-  w, n, fdt, device = ctx.wino, len(conv.outs), transform_dtype(red.dtype), red.device
-  sizes = [o.src[0].arg for o in conv.outs]
+  w, n, fdt = ctx.wino, len(conv.outs), transform_dtype(red.dtype)
+  sizes = [_size(r) for r in conv.tiled]
   tiles = [math.ceil(s / w.m) for s in sizes]
-  opts = BufferizeOpts(device=device, removable=False)
+  opts = BufferizeOpts(device=red.device, removable=False)
 
-  # XHAT: input tiles (alpha wide, stride m) through Bt. Tile positions past the last valid input (o + k <= size + 1) read the
-  # clamped last position, so no load goes out of bounds, and the gate zeroes them.
+  # XHAT: act at the positions p + q = t*m + j of each tile (alpha wide, stride m; p + q < size + 2), through Bt
   xa, xt, xc, xo = ctx.ranges([w.alpha]*n), ctx.ranges(tiles), ctx.copies(conv.chans), ctx.copies(conv.act_others)
-  def input_at(j:tuple[int, ...]) -> UOp:
-    pos = [t * w.m + ji for t, ji in zip(xt, j)]
-    past = [(t - 1) * w.m + ji >= s + 2 for t, ji, s in zip(tiles, j, sizes)]
-    gates = [p < s + 2 for p, s, over in zip(pos, sizes, past) if over]
-    subs = {o: (p < s + 2).where(p, UOp.const(s + 1)) if over else p for o, p, s, over in zip(conv.outs, pos, sizes, past)}
-    subs |= {k: UOp.const(0) for k in conv.taps} | dict(zip(conv.chans, xc)) | dict(zip(conv.act_others, xo))
-    val = gated_substitute(conv.act, subs).cast(fdt)
-    return val if not gates else UOp.const(True).uprod(gates).where(val, UOp.const(0.0, fdt))
-  xhat = kron(input_at, (w.Bt,)*n, xa, fdt).bufferize(*xa, *xc, *xo, *xt, arg=opts)
+  def act_at(j:tuple[int, ...]) -> UOp:
+    pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(xt, tiles, j, sizes)]
+    subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
+    val = gated_substitute(conv.act, subs | dict(zip(conv.chans, xc)) | dict(zip(conv.act_others, xo))).cast(fdt)
+    return _gated(val, [g for _, g in pos])
+  xhat = kron(act_at, (w.Bt,)*n, xa, fdt).bufferize(*xa, *xc, *xo, *xt, arg=opts)
 
-  # GHAT: kernel taps through G
-  ga, gc, go = ctx.ranges([w.alpha]*n), ctx.copies(conv.chans), ctx.copies(conv.wgt_others)
-  def tap_at(j:tuple[int, ...]) -> UOp:
-    subs = {k: UOp.const(ji) for k, ji in zip(conv.taps, j)} | dict(zip(conv.chans, gc)) | dict(zip(conv.wgt_others, go))
-    return gated_substitute(conv.wgt, subs).cast(fdt)
-  ghat = kron(tap_at, (w.G,)*n, ga, fdt).bufferize(*ga, *gc, *go, arg=opts)
+  # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
+  # through At^T (the transposed algorithm: sum_i d[i+k] h[i] = (G^T ((At^T h) * (Bt d)))[k])
+  oa, oc, oo = ctx.ranges([w.alpha]*n), ctx.copies(conv.chans), ctx.copies(conv.other_others)
+  ot = ctx.ranges(tiles) if conv.weight_grad else ()
+  def other_at(j:tuple[int, ...]) -> UOp:
+    pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if conv.weight_grad else [(UOp.const(ji), None) for ji in j]
+    subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(conv.other_others, oo))
+    return _gated(gated_substitute(conv.other, subs).cast(fdt), [g for _, g in pos])
+  other_mat = tuple(zip(*w.At)) if conv.weight_grad else w.G
+  ohat = kron(other_at, (other_mat,)*n, oa, fdt).bufferize(*oa, *oc, *oo, *ot, arg=opts)
 
-  # MHAT: the Hadamard product reduced over the input channels, a batched matmul over the alpha^n positions
-  ma, mt, mc, mo = ctx.ranges([w.alpha]*n), ctx.ranges(tiles), ctx.copies(conv.chans, AxisType.REDUCE), ctx.copies(conv.others)
+  # MHAT: the Hadamard product, a batched matmul over the alpha^n positions reduced over the channels (and, for a weight
+  # gradient, over the tiles)
+  ma, mo = ctx.ranges([w.alpha]*n), ctx.copies(conv.others)
+  mt = ctx.ranges(tiles, AxisType.REDUCE if conv.weight_grad else AxisType.WEAK)
+  mc = ctx.copies(conv.chans, AxisType.REDUCE)
   at = dict(zip(conv.others, mo))
-  prod = xhat.index(*ma, *mc, *[at[r] for r in conv.act_others], *mt) * ghat.index(*ma, *mc, *[at[r] for r in conv.wgt_others])
-  mhat = (prod.reduce(*mc, arg=Ops.ADD, dtype=fdt) if mc else prod).bufferize(*ma, *mo, *mt, arg=opts)
+  prod = xhat.index(*ma, *mc, *[at[r] for r in conv.act_others], *mt) * \
+         ohat.index(*ma, *mc, *[at[r] for r in conv.other_others], *(mt if conv.weight_grad else ()))
+  reduced = tuple(r for r in mc + (mt if conv.weight_grad else ()) if r.op is Ops.RANGE)
+  mhat = (prod.reduce(*reduced, arg=Ops.ADD, dtype=fdt) if reduced else prod).bufferize(*ma, *mo, *(() if conv.weight_grad else mt), arg=opts)
 
-  # output: At folded into the consumer, which reads row o % m of tile o // m
-  def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *conv.others, *[o // w.m for o in conv.outs])
-  out = kron(mhat_at, (w.At,)*n, tuple(o % w.m for o in conv.outs), fdt).cast(red.dtype)
+  # output, folded into the consumer: At at row p % m of tile p // m, or G^T at row p for a weight gradient
+  def mhat_at(a:tuple[int, ...]) -> UOp:
+    return mhat.index(*[UOp.const(x) for x in a], *conv.others, *(() if conv.weight_grad else [p // w.m for p in conv.outs]))
+  out_mat, rows = (tuple(zip(*w.G)), conv.outs) if conv.weight_grad else (w.At, tuple(p % w.m for p in conv.outs))
+  out = kron(mhat_at, (out_mat,)*n, rows, fdt).cast(red.dtype)
   ctx.outputs.add(out)
-  ctx.rewritten.append(f"{n}-D conv, spatial {sizes}, F({w.m},{w.r}), {len(conv.chans)} channel axes")
+  kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if conv.weight_grad else f"conv, spatial {sizes}, F({w.m},{w.r})"
+  ctx.rewritten.append(f"{n}-D {kind}, {len(conv.chans)} reduced axes")
   if DEBUG >= 2: print(f"winograd: rewrote {ctx.rewritten[-1]}")
   return out
 

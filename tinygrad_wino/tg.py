@@ -4,11 +4,11 @@ import tinygrad.schedule as _schedule
 import tinygrad.schedule.rangeify as _rangeify
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
-from tinygrad.helpers import Context, ContextVar, DEBUG, WINO
+from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, make_tuple
 from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
 
-__all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "BufferizeOpts", "UOp", "UPat", "Ops",
+__all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "make_tuple", "BufferizeOpts", "UOp", "UPat", "Ops",
            "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "install_rangeify_pass", "install_schedule_cache_key",
            "install_conv2d_wrapper"]
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import contextlib, functools
 from dataclasses import dataclass, field
 from typing import Iterator, Literal
+from tinygrad_wino.backward import conv2d_with_winograd_backward
 from tinygrad_wino.flags import FLAGS, flag_error
 from tinygrad_wino.rules import new_context, pm_winograd
-from tinygrad_wino.tg import UOp, Context, ContextVar, WINO, graph_rewrite
+from tinygrad_wino.tg import Tensor, UOp, Context, ContextVar, WINO, graph_rewrite, make_tuple
 from tinygrad_wino.tg import install_conv2d_wrapper, install_rangeify_pass, install_schedule_cache_key
 
 Mode = Literal["new", "old"] | None
@@ -53,11 +54,22 @@ def winograd_pass(sink:UOp) -> UOp:
 
 def schedule_key() -> tuple: return ("new", tile()) if mode() == "new" else ()
 
+def _winograd_shaped(x:Tensor, weight:Tensor, stride, dilation) -> bool:
+  nd = weight.ndim - 2
+  return (1 <= nd <= 3 and all(k == 3 for k in weight.shape[2:]) and all(s == 1 for s in make_tuple(stride, nd))
+          and all(d == 1 for d in make_tuple(dilation, nd)) and all(isinstance(s, int) for s in x.shape + weight.shape)
+          and isinstance(x.device, str))
+
 def wrap_conv2d(conv2d):
   @functools.wraps(conv2d)
-  def conv2d_by_mode(self, *args, **kwargs):
-    # OLD is tinygrad's tensor-level path; NEW starts from the direct conv's graph and rewrites it when scheduled
-    with Context(WINO=int(mode() == "old")): return conv2d(self, *args, **kwargs)
+  def conv2d_by_mode(self:Tensor, weight:Tensor, bias:Tensor|None=None, groups=1, stride=1, dilation=1, padding=0, dtype=None):
+    # OLD is tinygrad's tensor-level path. NEW starts from the direct conv's graph and rewrites it when scheduled; a 3x3
+    # stride-1 conv also gets a backward that the rewrite understands (backward.py)
+    m = mode()
+    with Context(WINO=int(m == "old")):
+      if m == "new" and _winograd_shaped(self, weight, stride, dilation):
+        return conv2d_with_winograd_backward(conv2d, self, weight, bias, groups, padding, dtype)
+      return conv2d(self, weight, bias, groups, stride, dilation, padding, dtype)
   return conv2d_by_mode
 
 def install() -> None:
