@@ -8,4 +8,5 @@ from tinygrad_wino.toggle import Mode, enable, using, mode, stats, install  # no
 from tinygrad_wino.rules import match_conv  # noqa: E402
 
 install()
+__version__ = "0.1.0"
 __all__ = ["Mode", "enable", "using", "mode", "stats", "match_conv"]

@@ -93,6 +93,7 @@ def match_conv(red:UOp) -> Conv|None:
 class WinoContext:
   wino: Winograd
   range_ids: itertools.count
+  phase: int = 4  # the harness's truncation: the conv's value becomes one element of XHAT (1), XHAT+GHAT (2) or MHAT (3)
   rewritten: list[str] = field(default_factory=list)
   outputs: set[UOp] = field(default_factory=set)
   def ranges(self, sizes, axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
@@ -113,6 +114,10 @@ def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]
 def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
   return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
 
+def _phase_probe(red:UOp, *bufs:UOp) -> UOp:
+  # a truncated conv still computes its buffers in full (each is a kernel of its own); the consumer reads one element of each
+  return sum((b.index(*[UOp.const(0)] * (len(b.src) - 1)) for b in bufs[1:]), bufs[0].index(*[UOp.const(0)] * (len(bufs[0].src) - 1))).cast(red.dtype)
+
 def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   if (conv:=match_conv(red)) is None: return None
   w, n, fdt = ctx.wino, len(conv.outs), transform_dtype(red.dtype)
@@ -128,6 +133,7 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
     val = gated_substitute(conv.act, subs | dict(zip(conv.chans, xc)) | dict(zip(conv.act_others, xo))).cast(fdt)
     return _gated(val, [g for _, g in pos])
   xhat = kron(act_at, (w.Bt,)*n, xa, fdt).bufferize(*xa, *xc, *xo, *xt, arg=opts)
+  if ctx.phase == 1: return _phase_probe(red, xhat)
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
   # through At^T (the transposed algorithm: sum_i d[i+k] h[i] = (G^T ((At^T h) * (Bt d)))[k])
@@ -139,6 +145,7 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
     return _gated(gated_substitute(conv.other, subs).cast(fdt), [g for _, g in pos])
   other_mat = tuple(zip(*w.At)) if conv.weight_grad else w.G
   ohat = kron(other_at, (other_mat,)*n, oa, fdt).bufferize(*oa, *oc, *oo, *ot, arg=opts)
+  if ctx.phase == 2: return _phase_probe(red, xhat, ohat)
 
   # MHAT: the Hadamard product, a batched matmul over the alpha^n positions reduced over the channels (and, for a weight
   # gradient, over the tiles)
@@ -150,6 +157,7 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
          ohat.index(*ma, *mc, *[at[r] for r in conv.other_others], *(mt if conv.weight_grad else ()))
   reduced = tuple(r for r in mc + (mt if conv.weight_grad else ()) if r.op is Ops.RANGE)
   mhat = (prod.reduce(*reduced, arg=Ops.ADD, dtype=fdt) if reduced else prod).bufferize(*ma, *mo, *(() if conv.weight_grad else mt), arg=opts)
+  if ctx.phase == 3: return _phase_probe(red, mhat)
 
   # output, folded into the consumer: At at row p % m of tile p // m, or G^T at row p for a weight gradient
   def mhat_at(a:tuple[int, ...]) -> UOp:
@@ -171,6 +179,6 @@ def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
 
 pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UPat(Ops.STAGE, name="b"), keep_conv_buffer)])
 
-def new_context(sink:UOp, m:int) -> WinoContext:
+def new_context(sink:UOp, m:int, phase:int=4) -> WinoContext:
   next_id = max((u.arg[0] for u in sink.toposort() if u.op is Ops.RANGE), default=-1) + 1
-  return WinoContext(cook_toom(m), itertools.count(next_id))
+  return WinoContext(cook_toom(m), itertools.count(next_id), phase)

@@ -4,13 +4,15 @@ import tinygrad.schedule as _schedule
 import tinygrad.schedule.rangeify as _rangeify
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
-from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, make_tuple
+from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, make_tuple, tqdm
+from tinygrad.codegen import to_program_cache
+from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec
 from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
 
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "make_tuple", "BufferizeOpts", "UOp", "UPat", "Ops",
            "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "install_rangeify_pass", "install_schedule_cache_key",
-           "install_conv2d_wrapper"]
+           "install_conv2d_wrapper", "tqdm", "schedule", "compile_schedule", "run_kernels", "kernel_keys", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -51,3 +53,22 @@ def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
   wrapped = wrap(original)
   wrapped.__wrapped_by_wino__ = original  # type: ignore[attr-defined]
   Tensor.conv2d = wrapped  # type: ignore[method-assign]
+
+# *** timing touch points for bench/: schedule, compile and run a schedule separately, with the runtime's own kernel timers
+
+def schedule(*tensors:Tensor) -> tuple[UOp, dict[str, int]]: return Tensor.linear_with_vars(*tensors)
+def compile_schedule(linear:UOp) -> UOp: return link_linear(compile_linear(linear))
+def kernel_keys(linear:UOp) -> list[bytes]: return [c.src[0].key for c in linear.src if c.op is Ops.CALL and c.src[0].op is Ops.SINK]
+
+def run_kernels(compiled:UOp, var_vals:dict[str, int]) -> list[tuple[str, float]]:
+  """Run a compiled schedule once, each kernel synchronized: (name, seconds by the runtime's timer) per kernel."""
+  ctx, ret = ExecContext(var_vals, update_stats=False, wait=True), []
+  for call in compiled.src:
+    ets = pm_exec.rewrite(call, ctx)
+    if call.src[0].op is Ops.PROGRAM: ret.append((call.src[0].arg.name, sum(et for et in ets if et is not None)))
+  return ret
+
+def clear_caches() -> None:
+  """Forget compiled programs and schedules made in this process, so the next call schedules and compiles afresh."""
+  to_program_cache.clear()
+  _schedule.schedule_cache.clear()

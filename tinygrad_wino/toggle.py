@@ -12,6 +12,8 @@ from tinygrad_wino.tg import install_conv2d_wrapper, install_rangeify_pass, inst
 
 Mode = Literal["new", "old"] | None
 WINO_OLD, WINO_TILE = ContextVar("WINO_OLD", 0), ContextVar("WINO_TILE", 4)
+# the timing harness's phase knob: stop NEW after XHAT (1), GHAT (2) or MHAT (3); 4 is the complete conv
+WINO_PHASE = ContextVar("WINO_PHASE", 4)
 
 def _flag(var:ContextVar) -> int:
   if isinstance(var.value, int) and str(int(var.value)) in FLAGS[var.key]: return int(var.value)
@@ -47,12 +49,12 @@ stats = Stats()
 
 def winograd_pass(sink:UOp) -> UOp:
   if mode() != "new": return sink
-  ctx = new_context(sink, tile())
+  ctx = new_context(sink, tile(), _flag(WINO_PHASE))
   ret = graph_rewrite(sink, pm_winograd, ctx=ctx, name="winograd")
   stats.rewritten.extend(ctx.rewritten)
   return ret
 
-def schedule_key() -> tuple: return ("new", tile()) if mode() == "new" else ()
+def schedule_key() -> tuple: return ("new", tile(), _flag(WINO_PHASE)) if mode() == "new" else ()
 
 def _winograd_shaped(x:Tensor, weight:Tensor, stride, dilation) -> bool:
   nd = weight.ndim - 2

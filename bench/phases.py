@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Phase-by-phase timing of 3x3 convs: NEW (tinygrad_wino's rangeify rewrite), OLD (tinygrad's tensor-level WINO=1) and direct conv.
+
+Phase 1 is XHAT only, 2 adds GHAT, 3 adds MHAT (the Hadamard product reduced over input channels), 4 is the complete conv.
+NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd.
+Every row is scheduled and compiled afresh (in-process caches cleared, kernels compiled one after another in this process so the
+compile column is the row's whole compile work; the disk compile cache is off unless --warm-disk-cache),
+then the compiled schedule is run --warmup times and --runs times with each kernel synchronized: kernel time is the runtime's
+own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate columns.
+Before a time is reported, the complete conv's output is checked against direct conv.
+"""
+from __future__ import annotations
+import argparse, datetime, importlib.metadata, json, os, pathlib, platform, shlex, statistics, sys, time
+
+def parse_args(argv=None) -> argparse.Namespace:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--shapes", default="1,16,16,32;8,64,64,56;8,128,128,28;8,256,256,14;4,512,512,7",
+                 help="';'-separated B,Cin,Cout,H[,W] (3x3 conv, padding 1). Default: the seed's shape and the CPU anchor sweep")
+  p.add_argument("--dtypes", default="float32", help="comma-separated tinygrad dtypes, e.g. float32,float16")
+  p.add_argument("--runs", type=int, default=10, help="timed runs per row (median, min, max)")
+  p.add_argument("--warmup", type=int, default=2, help="untimed runs per row before the timed ones")
+  p.add_argument("--phases", default="1,2,3,4", help="phases to time for OLD and NEW (4 = complete conv)")
+  p.add_argument("--device", default=None, help="tinygrad device (sets DEV), e.g. CPU or CUDA; default: tinygrad's default")
+  p.add_argument("--beam", type=int, default=0, help="BEAM search width for every kernel (0 = tinygrad's hand-coded optimizer)")
+  p.add_argument("--warm-disk-cache", action="store_true", help="keep tinygrad's disk compile cache on (compile times then say so)")
+  p.add_argument("--kernels", action="store_true", help="print the per-kernel breakdown of each row")
+  p.add_argument("--no-torch", action="store_true", help="skip the torch column")
+  p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+  p.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results"), help="folder for <device>-<date>.{json,md,png}")
+  p.add_argument("--name", default=None, help="file name stem instead of <device>-<date>")
+  return p.parse_args(argv)
+
+ARGS = parse_args()
+# tinygrad reads these when it is imported
+if ARGS.device: os.environ["DEV"] = ARGS.device
+if not ARGS.warm_disk_cache: os.environ["CACHELEVEL"] = "0"
+os.environ["PARALLEL"] = "0"  # compile in this process: worker processes keep compiled kernels of earlier rows
+
+import numpy as np  # noqa: E402
+import tinygrad_wino  # noqa: E402
+from tinygrad import Tensor, Device, Context, dtypes  # noqa: E402
+from tinygrad.helpers import ansistrip, flat_to_grouped, flatten, resolve_pool_pads  # noqa: E402
+from tinygrad_wino.matrices import cook_toom  # noqa: E402
+from tinygrad_wino.tg import clear_caches, compile_schedule, kernel_keys, run_kernels, schedule, tqdm  # noqa: E402
+
+PHASE_NAMES = {1: "XHAT only", 2: "+ GHAT", 3: "+ MHAT", 4: "+ output transform (complete)"}
+TINYGRAD_F43 = cook_toom(4, 3, (0, 1, -1, 2, -2))  # tinygrad's own F(4x4,3x3) matrices, for OLD's truncations
+
+def fl(mat) -> list[list[float]]: return [[float(x) for x in row] for row in mat]
+
+# *** the conv of each implementation, truncated after a phase: the tensors to realize
+
+def old_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
+  """tinygrad 0.14's Tensor._conv2d_winograd (mixin/op.py) for padding 1, stopped after `phase`; phase 4 is WINO=1 itself."""
+  if phase == 4:
+    with tinygrad_wino.using("old"): return [x.conv2d(w, padding=1)]
+  HW = w.shape[2:]
+  padding_ = resolve_pool_pads(1, len(HW))
+  pads = [(pB, pA + (-(s + pB + pA - 2) % 4)) for (pB, pA), s in zip(flat_to_grouped(padding_), x.shape[-len(HW):])]
+  d = x.pad(flatten(reversed(pads)))._pool((6,) * len(HW), (4,) * len(HW))
+  d = d.permute(*range(len(d.shape)-len(HW), len(d.shape)), *range(len(d.shape)-len(HW))).contiguous_backward()
+  dfactors = d._apply_winograd_matrix(fl(TINYGRAD_F43.Bt), len(HW)).contiguous()
+  if phase == 1: return [dfactors]
+  g = w.permute(*range(len(w.shape)-len(HW), len(w.shape)), *range(len(w.shape)-len(HW)))
+  gfactors = g._apply_winograd_matrix(fl(TINYGRAD_F43.G), len(HW)).contiguous()
+  if phase == 2: return [dfactors, gfactors]
+  tyx = d.shape[-len(HW):]
+  (bs, cin), cout = x.shape[:2], w.shape[0]
+  gf = gfactors.reshape(*(6,) * len(HW), 1, 1, cout, cin, *([1] * len(tyx)))
+  df = dfactors.reshape(*(6,) * len(HW), bs, 1, 1, cin, *tyx)
+  return [(gf * df).sum(axis=-1-len(HW))]
+
+def new_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
+  with tinygrad_wino.using("new"), Context(WINO_PHASE=phase): return [x.conv2d(w, padding=1)]
+
+def direct(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
+  with tinygrad_wino.using(None): return [x.conv2d(w, padding=1)]
+
+# *** one row: build, schedule, compile, run
+
+def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
+  clear_caches()
+  mode = {new_phase: "new", old_phase: "old"}.get(impl)
+  with tinygrad_wino.using(mode), Context(WINO_PHASE=phase if mode == "new" else 4, BEAM=ARGS.beam):
+    t0 = time.perf_counter()
+    outs = impl(x, w, phase)
+    t1 = time.perf_counter()
+    tinygrad_wino.stats.reset()
+    linear, var_vals = schedule(*outs)
+    t2 = time.perf_counter()
+    compiled = compile_schedule(linear)
+    t3 = time.perf_counter()
+    rewrites = list(tinygrad_wino.stats.rewritten)
+  for _ in range(ARGS.warmup): run_kernels(compiled, var_vals)
+  runs = [run_kernels(compiled, var_vals) for _ in range(ARGS.runs)]
+  return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, keys=kernel_keys(linear),
+              names=[ansistrip(n) for n, _ in runs[0]], runs=[[t for _, t in r] for r in runs], rewrites=rewrites, outputs=outs)
+
+def rel_err(out:np.ndarray, ref:np.ndarray) -> float:
+  return float(np.abs(out.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
+
+def torch_time(xn:np.ndarray, wn:np.ndarray, dt) -> tuple[float|None, np.ndarray|None, str]:
+  """torch conv2d: cuDNN (benchmark mode, fp32 allows TF32) timed with CUDA events on a CUDA device, else wall time per call."""
+  try: import torch
+  except ImportError: return None, None, "torch not installed"
+  tdt = {dtypes.float32: torch.float32, dtypes.float16: torch.float16}.get(dt)
+  if tdt is None: return None, None, f"no torch dtype for {dt}"
+  cuda = Device.DEFAULT in ("CUDA", "NV") and torch.cuda.is_available()
+  dev = "cuda" if cuda else "cpu"
+  if cuda: torch.backends.cudnn.benchmark = True
+  x, w = torch.from_numpy(xn).to(dev, tdt), torch.from_numpy(wn).to(dev, tdt)
+  with torch.no_grad():
+    for _ in range(max(ARGS.warmup, 3)): out = torch.nn.functional.conv2d(x, w, padding=1)
+    ts = []
+    for _ in range(ARGS.runs):
+      if cuda:
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record(); out = torch.nn.functional.conv2d(x, w, padding=1); e.record(); torch.cuda.synchronize()  # noqa: E702
+        ts.append(s.elapsed_time(e) / 1e3)
+      else:
+        t0 = time.perf_counter(); out = torch.nn.functional.conv2d(x, w, padding=1); ts.append(time.perf_counter() - t0)  # noqa: E702
+  what = f"torch {torch.__version__}, " + (f"cuDNN {torch.backends.cudnn.version()}, CUDA events" if cuda else "CPU, wall time per call")
+  return statistics.median(ts) * 1e3, out.float().cpu().numpy(), what
+
+def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
+  bs, cin, cout, *hw = shape
+  hw = hw * 2 if len(hw) == 1 else hw
+  rng = np.random.default_rng(0)
+  xn = rng.standard_normal((bs, cin, *hw), dtype=np.float32)
+  wn = (rng.standard_normal((cout, cin, 3, 3), dtype=np.float32) / np.sqrt(9 * cin)).astype(np.float32)
+  x, w = Tensor(xn).cast(dt).realize(), Tensor(wn).cast(dt).realize()
+  tol = 1e-4 if dt.itemsize >= 4 else 5e-2  # a sanity bound for "this is the conv": OLD's fp16 error reaches 2e-2
+  plan = [("direct", direct, 4)] + [(impl, f, p) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) for p in sorted(phases, reverse=True)]
+  rows, complete, ref = [], {}, None
+  for impl, f, phase in plan:  # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
+    r = measure(f, x, w, phase)
+    outs, keys = r.pop("outputs"), r.pop("keys")
+    if phase == 4:
+      out = outs[0].numpy()
+      if impl == "direct": ref = out.astype(np.float64)
+      complete[impl], counted = set(keys), [True] * len(keys)
+      r["check"] = None if impl == "direct" else dict(vs="direct", rel_err=rel_err(out, ref), tol=tol, ok=rel_err(out, ref) <= tol)
+    else:
+      # a truncation runs kernels of the complete conv; NEW's probe (one element of each buffer into the conv's output) is not one
+      counted = [k in complete[impl] for k in keys]
+      extra = len(keys) - sum(counted)
+      r["check"] = dict(vs=f"{impl} complete", uncounted_kernels=extra, ok=extra == (1 if impl == "NEW" else 0))
+    runs = r.pop("runs")
+    times = [sum(t for t, c in zip(run, counted) if c) * 1e3 for run in runs]
+    r["per_kernel_ms"] = [statistics.median(run[i] for run in runs) * 1e3 for i, c in enumerate(counted) if c]
+    r.update(impl=impl, phase=phase, kernels=sum(counted), kernel_ms=statistics.median(times), kernel_min_ms=min(times), kernel_max_ms=max(times))
+    r["names"] = [n for n, c in zip(r["names"], counted) if c]
+    rows.append(r)
+    bar.update(1)
+  t_ms, t_out, t_what = (None, None, "skipped (--no-torch)") if ARGS.no_torch else torch_time(xn, wn, dt)
+  torch_row = dict(impl="torch", phase=4, kernel_ms=t_ms, what=t_what,
+                   check=None if t_out is None else dict(vs="direct", rel_err=rel_err(t_out, ref), tol=tol, ok=rel_err(t_out, ref) <= tol))
+  bar.update(1)
+  return dict(shape=list(shape), dtype=str(dt), rows=rows, torch=torch_row)
+
+# *** reporting
+
+def row(res:dict, impl:str, phase:int=4) -> dict|None:
+  return next((r for r in res["rows"] if r["impl"] == impl and r["phase"] == phase), None)
+
+def ratio(a, b) -> str: return "" if a is None or b is None or not b else f"{a/b:.2f}"
+def ms(v) -> str: return "" if v is None else f"{v:.3f}"
+
+def markdown(results:list[dict], meta:dict) -> str:
+  lines = [f"# Winograd phase timings: {meta['device']}, {meta['date']}", "",
+           f"`{meta['command']}`", "",
+           f"tinygrad {meta['tinygrad']}, tinygrad_wino {meta['tinygrad_wino']}, BEAM={meta['beam']}, {meta['runs']} timed runs after "
+           f"{meta['warmup']} warm-up runs, disk compile cache {'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
+           "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule and compile "
+           "are wall time of the first call, each row scheduled and compiled afresh. 3x3 conv, padding 1.", "",
+           "## Summary (complete conv, kernel ms)", "",
+           "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW | torch | NEW/OLD | NEW/direct | NEW/torch | first call NEW/OLD |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+  for res in results:
+    d, o, n, t = row(res, "direct"), row(res, "OLD"), row(res, "NEW"), res["torch"]
+    first = lambda r: None if r is None else (r["schedule_ms"] + r["compile_ms"])  # noqa: E731
+    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(d['kernel_ms'])} | {ms(o and o['kernel_ms'])} | "
+                 f"{ms(n and n['kernel_ms'])} | {ms(t['kernel_ms'])} | {ratio(n and n['kernel_ms'], o and o['kernel_ms'])} | "
+                 f"{ratio(n and n['kernel_ms'], d['kernel_ms'])} | {ratio(n and n['kernel_ms'], t['kernel_ms'])} | {ratio(first(n), first(o))} |")
+  for res in results:
+    d = row(res, "direct")
+    lines += ["", f"## {tuple(res['shape'])} {res['dtype'].split('.')[-1]}", "",
+              "| Phase | Operation | NEW ms | OLD ms | NEW vs OLD | NEW/direct | NEW kernels | OLD kernels |",
+              "|---|---|---|---|---|---|---|---|",
+              f"| baseline | direct conv | {ms(d['kernel_ms'])} | {ms(d['kernel_ms'])} | | | {d['kernels']} | {d['kernels']} |"]
+    for p in sorted({r["phase"] for r in res["rows"] if r["impl"] != "direct"}):
+      n, o = row(res, "NEW", p), row(res, "OLD", p)
+      nms, oms = n and n["kernel_ms"], o and o["kernel_ms"]
+      lines.append(f"| {p} | {PHASE_NAMES[p]} | {ms(nms)} | {ms(oms)} | {ratio(nms, oms)} | {ratio(nms, d['kernel_ms'])} | "
+                   f"{n and n['kernels']} | {o and o['kernels']} |")
+    lines += ["", "| row | kernel ms (min-max) | build ms | schedule ms | compile ms | kernels | check |", "|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+      chk = "" if r["check"] is None else ("ok" if r["check"]["ok"] else "FAILED")
+      if r["check"] and "rel_err" in r["check"]: chk += f" err {r['check']['rel_err']:.1e}"
+      lines.append(f"| {r['impl']} phase {r['phase']} | {ms(r['kernel_ms'])} ({ms(r['kernel_min_ms'])}-{ms(r['kernel_max_ms'])}) | "
+                   f"{r['build_ms']:.1f} | {r['schedule_ms']:.1f} | {r['compile_ms']:.1f} | {r['kernels']} | {chk} |")
+    t = res["torch"]
+    lines.append(f"| torch ({t['what']}) | {ms(t['kernel_ms'])} | | | | | {'' if t['check'] is None else ('ok' if t['check']['ok'] else 'FAILED')} |")
+    if ARGS.kernels:
+      lines += ["", "| row | kernel | ms |", "|---|---|---|"]
+      lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} |" for r in res["rows"] for n, t in zip(r["names"], r["per_kernel_ms"])]
+  return "\n".join(lines) + "\n"
+
+def plot(results:list[dict], path:pathlib.Path, meta:dict) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 4.2), squeeze=False)
+  colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
+  for ax, res in zip(axes[0], results):
+    for i, impl in enumerate(("OLD", "NEW")):
+      prev = 0.0
+      for p in (1, 2, 3, 4):
+        if (r:=row(res, impl, p)) is None: continue
+        ax.bar(i, max(r["kernel_ms"] - prev, 0), bottom=prev, color=colors[p-1], label=PHASE_NAMES[p] if i == 0 else None)
+        prev = r["kernel_ms"]
+    ax.bar(2, row(res, "direct")["kernel_ms"], color="#8c8c8c")
+    if res["torch"]["kernel_ms"] is not None: ax.bar(3, res["torch"]["kernel_ms"], color="#2f2f2f")
+    ax.set_xticks(range(4), ["OLD", "NEW", "direct", "torch"], fontsize=8)
+    ax.set_title(f"{tuple(res['shape'])} {res['dtype'].split('.')[-1]}", fontsize=9)
+    ax.set_ylabel("kernel ms (median)", fontsize=8)
+  axes[0][0].legend(fontsize=7, loc="upper left")
+  fig.suptitle(f"3x3 conv phases, {meta['device']} {meta['date']}, BEAM={meta['beam']}", fontsize=10)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+
+def main() -> int:
+  shapes = [tuple(int(v) for v in s.split(",")) for s in ARGS.shapes.split(";") if s]
+  dts = [getattr(dtypes, d.strip()) for d in ARGS.dtypes.split(",")]
+  phases = sorted({int(p) for p in ARGS.phases.split(",")} | {4})
+  meta = dict(device=Device.DEFAULT, date=datetime.date.today().isoformat(), command=" ".join(["bench/phases.py", *map(shlex.quote, sys.argv[1:])]),
+              tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__,
+              beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
+              machine=platform.machine(), processor=platform.processor() or platform.machine())
+  results = []
+  with tqdm(total=len(shapes) * len(dts) * (2 * len(phases) + 2), desc="rows") as bar:
+    for dt in dts:
+      for shape in shapes: results.append(bench_shape(shape, dt, phases, bar))
+  out = pathlib.Path(ARGS.out)
+  out.mkdir(parents=True, exist_ok=True)
+  stem = ARGS.name or f"{meta['device'].lower()}-{meta['date']}"
+  (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, results=results), indent=1) + "\n")
+  md = markdown(results, meta)
+  (out / f"{stem}.md").write_text(md)
+  if not ARGS.no_plot: plot(results, out / f"{stem}.png", meta)
+  print(md)
+  print(f"wrote {out / stem}.{{json,md{'' if ARGS.no_plot else ',png'}}}")
+  failed = [(res["shape"], r["impl"], r["phase"]) for res in results for r in res["rows"] + [res["torch"]] if r["check"] and not r["check"]["ok"]]
+  if failed: print(f"CHECK FAILED: {failed}", file=sys.stderr)
+  return 1 if failed else 0
+
+if __name__ == "__main__": sys.exit(main())
