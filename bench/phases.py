@@ -206,8 +206,9 @@ def markdown(results:list[dict], meta:dict) -> str:
       lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} |" for r in res["rows"] for n, t in zip(r["names"], r["per_kernel_ms"])]
   return "\n".join(lines) + "\n"
 
-def plot(results:list[dict], path:pathlib.Path, meta:dict) -> None:
-  import matplotlib
+def plot(results:list[dict], path:pathlib.Path, meta:dict) -> bool:
+  try: import matplotlib
+  except ImportError: return False
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 4.2), squeeze=False)
@@ -228,6 +229,7 @@ def plot(results:list[dict], path:pathlib.Path, meta:dict) -> None:
   fig.suptitle(f"3x3 conv phases, {meta['device']} {meta['date']}, BEAM={meta['beam']}", fontsize=10)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
+  return True
 
 def main() -> int:
   shapes = [tuple(int(v) for v in s.split(",")) for s in ARGS.shapes.split(";") if s]
@@ -247,9 +249,9 @@ def main() -> int:
   (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, results=results), indent=1) + "\n")
   md = markdown(results, meta)
   (out / f"{stem}.md").write_text(md)
-  if not ARGS.no_plot: plot(results, out / f"{stem}.png", meta)
+  plotted = not ARGS.no_plot and plot(results, out / f"{stem}.png", meta)
   print(md)
-  print(f"wrote {out / stem}.{{json,md{'' if ARGS.no_plot else ',png'}}}")
+  print(f"wrote {out / stem}.{{json,md{',png' if plotted else ''}}}" + ("" if plotted or ARGS.no_plot else " (no PNG: matplotlib is not installed)"))
   failed = [(res["shape"], r["impl"], r["phase"]) for res in results for r in res["rows"] + [res["torch"]] if r["check"] and not r["check"]["ok"]]
   if failed: print(f"CHECK FAILED: {failed}", file=sys.stderr)
   return 1 if failed else 0
