@@ -153,8 +153,9 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
     rows.append(r)
     bar.update(1)
   t_ms, t_out, t_what = (None, None, "skipped (--no-torch)") if ARGS.no_torch else torch_time(xn, wn, dt)
+  ttol = max(tol, 5e-3) if "cuDNN" in t_what else tol  # cuDNN's fp32 convs run in TF32 (10-bit mantissa), as in shared/anchors
   torch_row = dict(impl="torch", phase=4, kernel_ms=t_ms, what=t_what,
-                   check=None if t_out is None else dict(vs="direct", rel_err=rel_err(t_out, ref), tol=tol, ok=rel_err(t_out, ref) <= tol))
+                   check=None if t_out is None else dict(vs="direct", rel_err=rel_err(t_out, ref), tol=ttol, ok=rel_err(t_out, ref) <= ttol))
   bar.update(1)
   return dict(shape=list(shape), dtype=str(dt), rows=rows, torch=torch_row)
 

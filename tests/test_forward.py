@@ -1,9 +1,10 @@
 # NEW against a float64 numpy reference, tinygrad's direct conv and OLD, over every conv shape the rule must detect.
 # Tolerances (max|out - ref| / max|ref|): fp32 <= 2e-5, and no worse than OLD in the worst and the mean of eight input draws
-# (one draw can go either way at rounding-noise level);
-# fp16 <= 1e-3. fp16 convs multiply in half and accumulate in float (the REDUCE sees a CAST); NEW transforms and accumulates
-# in float32, so its fp16 error is that of rounding the output to half: measured 1.8e-4 to 5.3e-4 on this grid, against
-# 2.5e-4 to 7.7e-4 for direct conv and 1.5e-3 to 1.7e-2 for OLD.
+# (one draw can go either way at rounding-noise level).
+# fp16 convs multiply in half and accumulate in float (the REDUCE sees a CAST). NEW transforms in float32 and stores XHAT and
+# GHAT in half (the matmul then gets tensor cores); that rounding sets its error. Measured on this grid on CPU (max of three
+# draws): 1.4e-3 to 4.7e-3 in 1-D and 2-D, 9.4e-3 in 3-D, against 3.4e-4 to 9.1e-4 for direct conv and 1.5e-3 to 1.7e-2 for
+# OLD. The bounds: 6e-3 (1-D, 2-D), 1.5e-2 (3-D), and never worse than OLD.
 from dataclasses import dataclass, field
 import numpy as np
 import pytest
@@ -66,11 +67,13 @@ def test_fp32_no_worse_than_old(name):
 def test_fp16_through_cast(name):
   case = CASES[name]
   x, w, b = case.draw(0)
+  ref = conv_ref(x, w, b, **case.kwargs)
   new, rewrites = run_conv("new", x, w, b, dtype=dtypes.float16, **case.kwargs)
   direct, _ = run_conv(None, x, w, b, dtype=dtypes.float16, **case.kwargs)
+  old, _ = run_conv("old", x, w, b, dtype=dtypes.float16, **case.kwargs)
   assert len(rewrites) == 1, "fp16 convs reach the REDUCE through a CAST: the rule must see through it"
   assert new.dtype == direct.dtype == np.float16
-  assert rel_err(new, conv_ref(x, w, b, **case.kwargs)) <= 1e-3
+  assert rel_err(new, ref) <= (1.5e-2 if len(case.x) == 5 else 6e-3) and rel_err(new, ref) <= rel_err(old, ref)
 
 @pytest.mark.parametrize("dtype", [dtypes.float64, dtypes.bfloat16])
 def test_other_float_dtypes(dtype):

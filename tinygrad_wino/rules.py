@@ -6,7 +6,7 @@
 #   MHAT = sum_cin XHAT * GHAT  bufferized over (alpha.., other ranges, tiles..)
 #   out  = kron(MHAT, At)       read by the REDUCE's consumer at rows o % m of tile o // m
 from __future__ import annotations
-import itertools, math
+import functools, itertools, math, operator
 from dataclasses import dataclass, field, replace
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
@@ -34,6 +34,12 @@ class Conv:
 
 def _is_out_range(u:UOp) -> bool: return u.op is Ops.RANGE and u.arg[-1] is not AxisType.REDUCE
 def _size(r:UOp) -> int|None: return r.src[0].arg if r.src[0].op is Ops.CONST else None
+def _extent(r:UOp): return r.src[0] if (s:=_size(r)) is None else s
+def _prod(xs): return functools.reduce(operator.mul, xs, 1)
+def _flat_index(idxs:list[UOp], sizes:list) -> UOp:
+  ret: UOp = UOp.const(0)
+  for i, s in zip(idxs, sizes): ret = ret * s + i
+  return ret
 
 def _tap_sums(act:UOp, reduce_rngs:tuple[UOp, ...]) -> dict[UOp, tuple[UOp, UOp]]:
   # every ADD(output range, reduce range) in act, keyed by the ADD node
@@ -99,10 +105,22 @@ class WinoContext:
   def ranges(self, sizes, axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
     # like rangeify's new_range: a dim of size 1 is the constant 0, not a range
     return tuple(UOp.const(0) if isinstance(s, int) and s == 1 else UOp.range(s, next(self.range_ids), axis_type) for s in sizes)
-  def copies(self, rngs:tuple[UOp, ...], axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
-    return self.ranges([r.src[0] if (s:=_size(r)) is None else s for r in rngs], axis_type)
+  def copies(self, rngs:tuple[UOp, ...], axis_type=AxisType.WEAK) -> tuple[UOp, ...]: return self.ranges([_extent(r) for r in rngs], axis_type)
+  def flat(self, sizes:list) -> tuple[UOp, list[UOp]]:
+    """One range over the row-major product of `sizes`, and the index of each part in it."""
+    r, parts, stride = self.ranges([_prod(sizes)])[0], [], 1
+    for i, s in reversed(list(enumerate(sizes))):
+      parts.append(UOp.const(0) if isinstance(s, int) and s == 1 else (r // stride) % s if i else r // stride)
+      stride = stride * s
+    return r, parts[::-1]
 
 def transform_dtype(dt:DType) -> DType: return dt if dt.itemsize >= 4 else dtypes.float32
+
+def storage_dtype(conv:Conv, fdt:DType) -> DType:
+  # XHAT and GHAT are computed in float32 and, for half inputs, stored in half: half the memory traffic, and the half x half ->
+  # float matmul in MHAT gets tensor cores. The rounding costs accuracy (fp16 error ~3e-3 of max|out| instead of ~5e-4);
+  # bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers.
+  return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half else fdt
 
 def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]:
   # position t*m + j of a tiled axis, and its gate if the last tile reaches past the extent: the position is clamped there, so
@@ -120,52 +138,63 @@ def _phase_probe(red:UOp, *bufs:UOp) -> UOp:
 
 def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   if (conv:=match_conv(red)) is None: return None
-  w, n, fdt = ctx.wino, len(conv.outs), transform_dtype(red.dtype)
+  w, n, fdt, wg = ctx.wino, len(conv.outs), transform_dtype(red.dtype), conv.weight_grad
   sizes = [_size(r) for r in conv.tiled]
   tiles = [math.ceil(s / w.m) for s in sizes]
-  opts = BufferizeOpts(device=red.device, removable=False)
+  opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
+  # MHAT is a batched matmul: batch = the alpha^n positions and the ranges both factors use (groups), M = the other factor's own
+  # ranges (output channels), N = act's own ranges and, for a forward conv, the tiles (batch, tiles), K = the reduce ranges
+  # (input channels) and, for a weight gradient, the tiles. Each of M, N, K is one range over the product of its parts: one big
+  # dimension for tinygrad's tensor-core and local-size choices. Ranges are made in the order of the buffers' layouts: tinygrad
+  # orders a kernel's axes by range id and makes the last ones local, so the innermost dimension gets adjacent threads.
+  both = tuple(r for r in conv.act_others if r in conv.other_others)
+  x_only = tuple(r for r in conv.act_others if r not in conv.other_others)
+  o_only = tuple(r for r in conv.other_others if r not in conv.act_others)
+  n_parts = [_extent(r) for r in x_only] + ([] if wg else tiles)
+  k_parts = [_extent(r) for r in conv.chans] + (tiles if wg else [])
 
   # XHAT: act at the positions p + q = t*m + j of each tile (alpha wide, stride m; p + q < size + 2), through Bt
-  xa, xt, xc, xo = ctx.ranges([w.alpha]*n), ctx.ranges(tiles), ctx.copies(conv.chans), ctx.copies(conv.act_others)
+  xa, xb = ctx.ranges([w.alpha]*n), ctx.copies(both)
+  (xk, kp), (xn, np_) = (ctx.flat(k_parts), ctx.flat(n_parts)) if not wg else tuple(reversed((ctx.flat(n_parts), ctx.flat(k_parts))))
+  xo, xc, xt = np_[:len(x_only)], kp[:len(conv.chans)], (kp if wg else np_)[len(conv.chans) if wg else len(x_only):]
   def act_at(j:tuple[int, ...]) -> UOp:
     pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(xt, tiles, j, sizes)]
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
-    val = gated_substitute(conv.act, subs | dict(zip(conv.chans, xc)) | dict(zip(conv.act_others, xo))).cast(fdt)
-    return _gated(val, [g for _, g in pos])
-  xhat = kron(act_at, (w.Bt,)*n, xa, fdt).bufferize(*xa, *xc, *xo, *xt, arg=opts)
+    subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
+    return _gated(gated_substitute(conv.act, subs).cast(fdt), [g for _, g in pos])
+  xhat = kron(act_at, (w.Bt,)*n, xa, fdt).cast(sdt).bufferize(*xa, *xb, *((xn, xk) if wg else (xk, xn)), arg=opts)
   if ctx.phase == 1: return _phase_probe(red, xhat)
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
   # through At^T (the transposed algorithm: sum_i d[i+k] h[i] = (G^T ((At^T h) * (Bt d)))[k])
-  oa, oc, oo = ctx.ranges([w.alpha]*n), ctx.copies(conv.chans), ctx.copies(conv.other_others)
-  ot = ctx.ranges(tiles) if conv.weight_grad else ()
+  oa, ob = ctx.ranges([w.alpha]*n), ctx.copies(both)
+  (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
+  oc, ot = kp[:len(conv.chans)], kp[len(conv.chans):]
   def other_at(j:tuple[int, ...]) -> UOp:
-    pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if conv.weight_grad else [(UOp.const(ji), None) for ji in j]
-    subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(conv.other_others, oo))
+    pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if wg else [(UOp.const(ji), None) for ji in j]
+    subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
     return _gated(gated_substitute(conv.other, subs).cast(fdt), [g for _, g in pos])
-  other_mat = tuple(zip(*w.At)) if conv.weight_grad else w.G
-  ohat = kron(other_at, (other_mat,)*n, oa, fdt).bufferize(*oa, *oc, *oo, *ot, arg=opts)
+  other_mat = tuple(zip(*w.At)) if wg else w.G
+  ohat = kron(other_at, (other_mat,)*n, oa, fdt).cast(sdt).bufferize(*oa, *ob, om, ok, arg=opts)
   if ctx.phase == 2: return _phase_probe(red, xhat, ohat)
 
-  # MHAT: the Hadamard product, a batched matmul over the alpha^n positions reduced over the channels (and, for a weight
-  # gradient, over the tiles)
-  ma, mo = ctx.ranges([w.alpha]*n), ctx.copies(conv.others)
-  mt = ctx.ranges(tiles, AxisType.REDUCE if conv.weight_grad else AxisType.WEAK)
-  mc = ctx.copies(conv.chans, AxisType.REDUCE)
-  at = dict(zip(conv.others, mo))
-  prod = xhat.index(*ma, *mc, *[at[r] for r in conv.act_others], *mt) * \
-         ohat.index(*ma, *mc, *[at[r] for r in conv.other_others], *(mt if conv.weight_grad else ()))
-  reduced = tuple(r for r in mc + (mt if conv.weight_grad else ()) if r.op is Ops.RANGE)
-  mhat = (prod.reduce(*reduced, arg=Ops.ADD, dtype=fdt) if reduced else prod).bufferize(*ma, *mo, *(() if conv.weight_grad else mt), arg=opts)
+  # MHAT: the Hadamard product reduced over K
+  ma, mb = ctx.ranges([w.alpha]*n), ctx.copies(both)
+  mm, mn = ctx.ranges([_prod(_extent(r) for r in o_only)]) + ctx.ranges([_prod(n_parts)]) if not wg else \
+    tuple(reversed(ctx.ranges([_prod(n_parts)]) + ctx.ranges([_prod(_extent(r) for r in o_only)])))
+  mk = ctx.ranges([_prod(k_parts)], AxisType.REDUCE)[0]
+  prod = (xhat.index(*ma, *mb, *((mn, mk) if wg else (mk, mn))) * ohat.index(*ma, *mb, mm, mk)).cast(fdt)
+  mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).bufferize(*ma, *mb, *((mn, mm) if wg else (mm, mn)), arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat)
 
   # output, folded into the consumer: At at row p % m of tile p // m, or G^T at row p for a weight gradient
-  def mhat_at(a:tuple[int, ...]) -> UOp:
-    return mhat.index(*[UOp.const(x) for x in a], *conv.others, *(() if conv.weight_grad else [p // w.m for p in conv.outs]))
-  out_mat, rows = (tuple(zip(*w.G)), conv.outs) if conv.weight_grad else (w.At, tuple(p % w.m for p in conv.outs))
+  o_flat = _flat_index(list(o_only), [_extent(r) for r in o_only])
+  n_flat = _flat_index([*x_only, *([] if wg else [p // w.m for p in conv.outs])], n_parts)
+  def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *both, *((n_flat, o_flat) if wg else (o_flat, n_flat)))
+  out_mat, rows = (tuple(zip(*w.G)), conv.outs) if wg else (w.At, tuple(p % w.m for p in conv.outs))
   out = kron(mhat_at, (out_mat,)*n, rows, fdt).cast(red.dtype)
   ctx.outputs.add(out)
-  kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if conv.weight_grad else f"conv, spatial {sizes}, F({w.m},{w.r})"
+  kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
   ctx.rewritten.append(f"{n}-D {kind}, {len(conv.chans)} reduced axes")
   if DEBUG >= 2: print(f"winograd: rewrote {ctx.rewritten[-1]}")
   return out
