@@ -20,6 +20,7 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--runs", type=int, default=10, help="timed runs per row (median, min, max)")
   p.add_argument("--warmup", type=int, default=2, help="untimed runs per row before the timed ones")
   p.add_argument("--phases", default="1,2,3,4", help="phases to time for OLD and NEW (4 = complete conv)")
+  p.add_argument("--impls", default="OLD,NEW", help="winograd implementations to time besides direct conv")
   p.add_argument("--device", default=None, help="tinygrad device (sets DEV), e.g. CPU or CUDA; default: tinygrad's default")
   p.add_argument("--beam", type=int, default=0, help="BEAM search width for every kernel (0 = tinygrad's hand-coded optimizer)")
   p.add_argument("--warm-disk-cache", action="store_true", help="keep tinygrad's disk compile cache on (compile times then say so)")
@@ -130,7 +131,8 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   wn = (rng.standard_normal((cout, cin, 3, 3), dtype=np.float32) / np.sqrt(9 * cin)).astype(np.float32)
   x, w = Tensor(xn).cast(dt).realize(), Tensor(wn).cast(dt).realize()
   tol = 1e-4 if dt.itemsize >= 4 else 5e-2  # a sanity bound for "this is the conv": OLD's fp16 error reaches 2e-2
-  plan = [("direct", direct, 4)] + [(impl, f, p) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) for p in sorted(phases, reverse=True)]
+  impls = [(impl, f) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) if impl in ARGS.impls.split(",")]
+  plan = [("direct", direct, 4)] + [(impl, f, p) for impl, f in impls for p in sorted(phases, reverse=True)]
   rows, complete, ref = [], {}, None
   for impl, f, phase in plan:  # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
     r = measure(f, x, w, phase)
@@ -241,7 +243,7 @@ def main() -> int:
               beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
               machine=platform.machine(), processor=platform.processor() or platform.machine())
   results = []
-  with tqdm(total=len(shapes) * len(dts) * (2 * len(phases) + 2), desc="rows") as bar:
+  with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2), desc="rows") as bar:
     for dt in dts:
       for shape in shapes: results.append(bench_shape(shape, dt, phases, bar))
   out = pathlib.Path(ARGS.out)

@@ -4,17 +4,15 @@ from typing import Callable
 from tinygrad_wino.matrices import Matrix
 from tinygrad_wino.tg import UOp, Ops, DType
 
-def _scaled(x:UOp, c) -> UOp: return x if c == 1 else -x if c == -1 else x * UOp.const(float(c), x.dtype)
-
 def _coefficient_times(row:UOp, column:tuple, x:UOp) -> UOp:
-  # column[row] * x, without materializing the column: a constant row picks its entry here, a symbolic row selects among the
-  # nonzero entries. The transform rows of XHAT and GHAT get upcast, and the output's o % m splits into an upcast range, so in
-  # the kernel these selects fold into plain arithmetic.
-  if row.op is Ops.CONST: return _scaled(x, column[row.arg])
-  ret = UOp.const(0.0, x.dtype)
+  # column[row] * x, without materializing the column: a constant row picks its entry here; a symbolic row selects the
+  # coefficient among the column's nonzero entries, then multiplies once. The transform rows of XHAT and GHAT get upcast, as does
+  # the output's p % m where p's size is a multiple of m, and there the select folds into plain arithmetic.
+  if row.op is Ops.CONST: return x if (c:=column[row.arg]) == 1 else -x if c == -1 else x * UOp.const(float(c), x.dtype)
+  coefficient = UOp.const(0.0, x.dtype)
   for i, c in reversed(list(enumerate(column))):
-    if c != 0: ret = row.eq(i).where(_scaled(x, c), ret)
-  return ret
+    if c != 0: coefficient = row.eq(i).where(UOp.const(float(c), x.dtype), coefficient)
+  return coefficient * x
 
 def kron(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple[Matrix, ...], rows:tuple[UOp, ...], dtype:DType) -> UOp:
   """The n-mode product sum_j prod_i mats[i][rows[i], j_i] * value_at(j).

@@ -36,6 +36,13 @@ def _is_out_range(u:UOp) -> bool: return u.op is Ops.RANGE and u.arg[-1] is not 
 def _size(r:UOp) -> int|None: return r.src[0].arg if r.src[0].op is Ops.CONST else None
 def _extent(r:UOp): return r.src[0] if (s:=_size(r)) is None else s
 def _prod(xs): return functools.reduce(operator.mul, xs, 1)
+def _unflat(r:UOp, sizes:list) -> list[UOp]:
+  # the index of each part of the row-major product of `sizes` that the flat index r is at
+  parts, stride = [], 1
+  for i, s in reversed(list(enumerate(sizes))):
+    parts.append(UOp.const(0) if isinstance(s, int) and s == 1 else (r // stride) % s if i else r // stride)
+    stride = stride * s
+  return parts[::-1]
 def _flat_index(idxs:list[UOp], sizes:list) -> UOp:
   ret: UOp = UOp.const(0)
   for i, s in zip(idxs, sizes): ret = ret * s + i
@@ -108,11 +115,8 @@ class WinoContext:
   def copies(self, rngs:tuple[UOp, ...], axis_type=AxisType.WEAK) -> tuple[UOp, ...]: return self.ranges([_extent(r) for r in rngs], axis_type)
   def flat(self, sizes:list) -> tuple[UOp, list[UOp]]:
     """One range over the row-major product of `sizes`, and the index of each part in it."""
-    r, parts, stride = self.ranges([_prod(sizes)])[0], [], 1
-    for i, s in reversed(list(enumerate(sizes))):
-      parts.append(UOp.const(0) if isinstance(s, int) and s == 1 else (r // stride) % s if i else r // stride)
-      stride = stride * s
-    return r, parts[::-1]
+    r = self.ranges([_prod(sizes)])[0]
+    return r, _unflat(r, sizes)
 
 def transform_dtype(dt:DType) -> DType: return dt if dt.itemsize >= 4 else dtypes.float32
 
@@ -143,26 +147,31 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   tiles = [math.ceil(s / w.m) for s in sizes]
   opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
   # MHAT is a batched matmul: batch = the alpha^n positions and the ranges both factors use (groups), M = the other factor's own
-  # ranges (output channels), N = act's own ranges and, for a forward conv, the tiles (batch, tiles), K = the reduce ranges
-  # (input channels) and, for a weight gradient, the tiles. Each of M, N, K is one range over the product of its parts: one big
-  # dimension for tinygrad's tensor-core and local-size choices. Ranges are made in the order of the buffers' layouts: tinygrad
-  # orders a kernel's axes by range id and makes the last ones local, so the innermost dimension gets adjacent threads.
+  # ranges (output channels), N = act's own ranges (batch) and, for a forward conv, the tiles, K = the reduce ranges (input
+  # channels; batch for a weight gradient) and, for a weight gradient, the tiles. In MHAT each of M, N, K is one range over the
+  # product of its parts, one big dimension for tinygrad's tensor-core choice, and its layout is (alpha, groups, N, M): the
+  # consumer's threads run along the output channels.
   both = tuple(r for r in conv.act_others if r in conv.other_others)
   x_only = tuple(r for r in conv.act_others if r not in conv.other_others)
   o_only = tuple(r for r in conv.other_others if r not in conv.act_others)
   n_parts = [_extent(r) for r in x_only] + ([] if wg else tiles)
   k_parts = [_extent(r) for r in conv.chans] + (tiles if wg else [])
 
-  # XHAT: act at the positions p + q = t*m + j of each tile (alpha wide, stride m; p + q < size + 2), through Bt
+  # XHAT: act at the positions p + q = t*m + j of each tile (alpha wide, stride m; p + q < size + 2), through Bt. Its layout is
+  # (alpha, groups, K, N) for a forward conv and (alpha, groups, N, K) for a weight gradient: the tiles innermost. The tiled role
+  # keeps one range per part, made tiles first: tinygrad makes a kernel's last axes (by range id) local and gives threadIdx.x to
+  # the first of them, so adjacent threads take adjacent tiles and the loads and stores coalesce.
   xa, xb = ctx.ranges([w.alpha]*n), ctx.copies(both)
-  (xk, kp), (xn, np_) = (ctx.flat(k_parts), ctx.flat(n_parts)) if not wg else tuple(reversed((ctx.flat(n_parts), ctx.flat(k_parts))))
-  xo, xc, xt = np_[:len(x_only)], kp[:len(conv.chans)], (kp if wg else np_)[len(conv.chans) if wg else len(x_only):]
+  xf, f_parts = ctx.flat(n_parts if wg else k_parts)
+  t_ranges = ctx.ranges(tiles[::-1])[::-1]
+  r_ranges = ctx.ranges([_extent(r) for r in (conv.chans if wg else x_only)][::-1])[::-1]
+  xc, xo = (r_ranges, f_parts) if wg else (f_parts, r_ranges)
   def act_at(j:tuple[int, ...]) -> UOp:
-    pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(xt, tiles, j, sizes)]
+    pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(t_ranges, tiles, j, sizes)]
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
     return _gated(gated_substitute(conv.act, subs).cast(fdt), [g for _, g in pos])
-  xhat = kron(act_at, (w.Bt,)*n, xa, fdt).cast(sdt).bufferize(*xa, *xb, *((xn, xk) if wg else (xk, xn)), arg=opts)
+  xhat = kron(act_at, (w.Bt,)*n, xa, fdt).cast(sdt).bufferize(*xa, *xb, xf, *r_ranges, *t_ranges, arg=opts)
   if ctx.phase == 1: return _phase_probe(red, xhat)
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
@@ -180,17 +189,16 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
 
   # MHAT: the Hadamard product reduced over K
   ma, mb = ctx.ranges([w.alpha]*n), ctx.copies(both)
-  mm, mn = ctx.ranges([_prod(_extent(r) for r in o_only)]) + ctx.ranges([_prod(n_parts)]) if not wg else \
-    tuple(reversed(ctx.ranges([_prod(n_parts)]) + ctx.ranges([_prod(_extent(r) for r in o_only)])))
+  mn, mm = ctx.ranges([_prod(n_parts), _prod(_extent(r) for r in o_only)])
   mk = ctx.ranges([_prod(k_parts)], AxisType.REDUCE)[0]
-  prod = (xhat.index(*ma, *mb, *((mn, mk) if wg else (mk, mn))) * ohat.index(*ma, *mb, mm, mk)).cast(fdt)
-  mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).bufferize(*ma, *mb, *((mn, mm) if wg else (mm, mn)), arg=opts)
+  prod = (xhat.index(*ma, *mb, *((mn, *_unflat(mk, k_parts)) if wg else (mk, *_unflat(mn, n_parts)))) * ohat.index(*ma, *mb, mm, mk)).cast(fdt)
+  mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).bufferize(*ma, *mb, mn, mm, arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat)
 
   # output, folded into the consumer: At at row p % m of tile p // m, or G^T at row p for a weight gradient
   o_flat = _flat_index(list(o_only), [_extent(r) for r in o_only])
   n_flat = _flat_index([*x_only, *([] if wg else [p // w.m for p in conv.outs])], n_parts)
-  def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *both, *((n_flat, o_flat) if wg else (o_flat, n_flat)))
+  def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *both, n_flat, o_flat)
   out_mat, rows = (tuple(zip(*w.G)), conv.outs) if wg else (w.At, tuple(p % w.m for p in conv.outs))
   out = kron(mhat_at, (out_mat,)*n, rows, fdt).cast(red.dtype)
   ctx.outputs.add(out)
