@@ -8,7 +8,7 @@
 from __future__ import annotations
 import functools
 from typing import Callable
-from tinygrad_wino.tg import Tensor, UOp
+from tinygrad_wino.tg import Tensor, UOp, unclone
 
 def grouped_pads(padding, nd:int) -> list[tuple[int, int]]:
   """tinygrad's conv padding (an int, one per spatial dim, or flat (left, right, top, bottom, ...)) as (before, after) per dim."""
@@ -20,7 +20,7 @@ def grouped_pads(padding, nd:int) -> list[tuple[int, int]]:
 def _flat(pads:list[tuple[int, int]]) -> list[int]: return [p for pair in pads[::-1] for p in pair]
 
 def conv_grads(conv2d:Callable, grad_out:UOp, call:UOp, groups:int, padding, dtype) -> tuple[UOp|None, ...]:
-  x, w, g = Tensor(call.src[1]), Tensor(call.src[2]), Tensor(grad_out)
+  x, w, g = Tensor(call.src[1]), Tensor(call.src[2]), Tensor(unclone(grad_out))
   nd, (cout, cin), ks = w.ndim - 2, w.shape[:2], w.shape[2:]
   pads, spatial = grouped_pads(padding, nd), tuple(range(2, 2 + nd))
   # dx[i] = sum_k g[i + before - 2 + k] * w[2 - k]

@@ -64,6 +64,12 @@ def _strided_tap(act:UOp, k:UOp) -> bool:
   return any(u.op is Ops.ADD and any(_scaled(a, lambda r: r is k) and _scaled(b, _is_out_range) for a, b in (u.src, u.src[::-1]))
              for u in act.toposort(gate=lambda u: k in u.ranges))
 
+def _fold_constant_buffers(u:UOp) -> UOp:
+  # a buffer holding a constant (a deviceless value placed on the device, folded away after this pass), read as that value
+  def constant(b:UOp) -> bool:
+    return b.op is Ops.STAGE and not any(y.op in {Ops.INDEX, Ops.PARAM, Ops.BUFFER, Ops.AFTER} for y in b.src[0].toposort())
+  return gated_substitute(u, {x: x.src[0].src[0] for x in u.toposort() if x.op is Ops.INDEX and constant(x.src[0])})
+
 def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], other_first:bool) -> Conv|None:
   sums = _tap_sums(act, reduce_rngs)
   pairs = list(dict.fromkeys(sums.values()))
@@ -77,9 +83,11 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   else: return None
   chans = tuple(r for r in reduce_rngs if r not in taps)
   if any(_strided_tap(act, k) for k in chans): return None
-  # act may see outs and taps only through their sums, other may not see outs at all
+  # act may see outs and taps only through their sums, other may not see outs at all. other must vary along every tap: constant
+  # along one (a box filter, or the weight gradient of a mean loss) the reduce is a plain sum there, cheaper than any transform
   marked = gated_substitute(act, {s: UOp.const(0) for s in sums})
   if any(r in marked.ranges for r in outs + taps) or any(o in other.ranges for o in outs): return None
+  if any(k not in _fold_constant_buffers(other).ranges for k in taps): return None
   spatial = set(outs + taps + chans)
   act_others = tuple(r for r in act.ranges if r not in spatial)
   other_others = tuple(r for r in other.ranges if r not in spatial)

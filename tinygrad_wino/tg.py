@@ -12,7 +12,7 @@ from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, 
 
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "make_tuple", "BufferizeOpts", "UOp", "UPat", "Ops",
            "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "install_rangeify_pass", "install_schedule_cache_key",
-           "install_conv2d_wrapper", "tqdm", "schedule", "compile_schedule", "run_kernels", "kernel_keys", "clear_caches"]
+           "install_conv2d_wrapper", "unclone", "tqdm", "schedule", "compile_schedule", "run_kernels", "kernel_keys", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -46,6 +46,12 @@ def install_schedule_cache_key(extra_key:Callable[[], tuple]) -> None:
   if isinstance(_schedule.schedule_cache, _KeyedScheduleCache): _schedule.schedule_cache.extra_key = extra_key
   # lower_sink_to_linear reads the module global at call time; old entries were made without winograd, under the key ()
   else: _schedule.schedule_cache = _KeyedScheduleCache(extra_key, {((), k): v for k, v in _schedule.schedule_cache.items()})
+
+def unclone(u:UOp) -> UOp:
+  """The value a clone() stores, when that value lives on no device (a constant): tinygrad's call gradient clones a constant
+  upstream gradient (that of a mean or sum loss) into a buffer, which would hide its constness from the backward's graph."""
+  if u.op is Ops.AFTER and len(u.src) == 2 and u.src[1].op is Ops.STORE and (v:=u.src[1].src[1]).device is None: return v
+  return u
 
 def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
   # Tensor copies the mixin methods into its own class dict, so the method to wrap is Tensor's own
