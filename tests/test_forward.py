@@ -93,3 +93,11 @@ def test_conv_transpose(stride, padding, output_padding):
     new = Tensor(x).conv_transpose2d(Tensor(w), stride=stride, padding=padding, output_padding=output_padding).numpy()
   direct = Tensor(x).conv_transpose2d(Tensor(w), stride=stride, padding=padding, output_padding=output_padding).numpy()
   assert len(tinygrad_wino.stats.rewritten) == 1 and rel_err(new, direct.astype(np.float64)) <= 2e-5
+
+def test_outputs_of_padding_only_windows_are_exact_zeros():
+  # with padding 3 the border outputs see only zero padding: direct conv gives exact zeros, and so must NEW (not tile noise)
+  x, w, _ = Case((2, 3, 10, 10), (2, 3, 3, 3)).draw(4)
+  new, rewrites = run_conv("new", x, w, padding=3)
+  ref = conv_ref(x, w, padding=3)
+  assert len(rewrites) == 1 and (new[ref == 0] == 0).all() and (ref[:, :, 0] == 0).all()
+  assert rel_err(new, ref) <= 2e-5

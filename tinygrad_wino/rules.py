@@ -144,6 +144,26 @@ def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]
 def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
   return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
 
+def _padding_only_outputs(conv:Conv) -> UOp|None:
+  """For a padding of 3 or more, the outputs whose whole window lies in the zero padding are exactly 0 in direct conv; winograd
+  would give them the rounding noise of their tile. The condition that an output is not one of them, or None if none is."""
+  act = conv.act
+  while act.op is Ops.CAST: act = act.src[0]
+  if act.op is not Ops.WHERE or act.src[2].op is not Ops.CONST or act.src[2].arg != 0: return None
+  clauses, keep = list(act.src[0].split_uop(Ops.AND)), []
+  for o, k in zip(conv.outs, conv.taps):
+    # the padding clauses of this dim: they depend on o and k and on nothing else
+    mine = [c for c in clauses if set(c.ranges) <= {o, k} and o in c.ranges]
+    def window_padded(p:int) -> bool:
+      valid = [UOp.const(True).uprod([gated_substitute(c, {o: UOp.const(p), k: UOp.const(q)}) for c in mine]).simplify() for q in range(3)]
+      return all(v.op is Ops.CONST and v.arg is False for v in valid)
+    lo, hi = 0, _size(o)
+    while lo < hi and window_padded(lo): lo += 1
+    while hi > lo and window_padded(hi - 1): hi -= 1
+    if lo > 0: keep.append(o >= lo)
+    if hi < _size(o): keep.append(o < hi)
+  return UOp.const(True).uprod(keep) if keep else None
+
 def _phase_probe(red:UOp, *bufs:UOp) -> UOp:
   # a truncated conv still computes its buffers in full (each is a kernel of its own); the consumer reads one element of each
   return sum((b.index(*[UOp.const(0)] * (len(b.src) - 1)) for b in bufs[1:]), bufs[0].index(*[UOp.const(0)] * (len(bufs[0].src) - 1))).cast(red.dtype)
@@ -208,7 +228,9 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   n_flat = _flat_index([*x_only, *([] if wg else [p // w.m for p in conv.outs])], n_parts)
   def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *both, n_flat, o_flat)
   out_mat, rows = (tuple(zip(*w.G)), conv.outs) if wg else (w.At, tuple(p % w.m for p in conv.outs))
-  out = kron(mhat_at, (out_mat,)*n, rows, fdt).cast(red.dtype)
+  out = kron(mhat_at, (out_mat,)*n, rows, fdt)
+  if not wg and (inside:=_padding_only_outputs(conv)) is not None: out = inside.where(out, UOp.const(0.0, fdt))
+  out = out.cast(red.dtype)
   ctx.outputs.add(out)
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
   ctx.rewritten.append(f"{n}-D {kind}, {len(conv.chans)} reduced axes")
