@@ -10,7 +10,7 @@ own timer summed over the row's kernels (median, min, max). Python graph build, 
 Before a time is reported, the complete conv's output is checked against direct conv.
 """
 from __future__ import annotations
-import argparse, datetime, importlib.metadata, json, os, pathlib, platform, shlex, statistics, sys, time
+import argparse, contextlib, datetime, importlib.metadata, io, json, os, pathlib, platform, shlex, statistics, sys, time
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,7 +39,7 @@ os.environ["PARALLEL"] = "0"  # compile in this process: worker processes keep c
 
 import numpy as np  # noqa: E402
 import tinygrad_wino  # noqa: E402
-from tinygrad import Tensor, Device, Context, dtypes  # noqa: E402
+from tinygrad import Tensor, Device, Context, GlobalCounters, dtypes  # noqa: E402
 from tinygrad.helpers import ansistrip, flat_to_grouped, flatten, resolve_pool_pads  # noqa: E402
 from tinygrad_wino.matrices import cook_toom  # noqa: E402
 from tinygrad_wino.tg import clear_caches, compile_schedule, kernel_keys, run_kernels, schedule, tqdm  # noqa: E402
@@ -97,6 +97,18 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
   return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, keys=kernel_keys(linear),
               names=[ansistrip(n) for n, _ in runs[0]], runs=[[t for _, t in r] for r in runs], rewrites=rewrites, outputs=outs)
 
+def per_call_ms(impl, x:Tensor, w:Tensor) -> float:
+  """The complete conv timed the way shared/anchors/measure_anchors.py does: build and realize the conv on every call under
+  DEBUG=2 (the schedule cache hits), summing GlobalCounters.time_sum_s; median of --runs calls after one warm call."""
+  mode, ks = {new_phase: "new", old_phase: "old"}.get(impl), []
+  with tinygrad_wino.using(mode), Context(BEAM=ARGS.beam):
+    impl(x, w, 4)[0].realize()
+    for _ in range(ARGS.runs):
+      GlobalCounters.reset()
+      with Context(DEBUG=2), contextlib.redirect_stdout(io.StringIO()): impl(x, w, 4)[0].realize()
+      ks.append(GlobalCounters.time_sum_s)
+  return statistics.median(ks) * 1e3
+
 def rel_err(out:np.ndarray, ref:np.ndarray) -> float:
   return float(np.abs(out.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
 
@@ -152,6 +164,7 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
     r["per_kernel_ms"] = [statistics.median(run[i] for run in runs) * 1e3 for i, c in enumerate(counted) if c]
     r.update(impl=impl, phase=phase, kernels=sum(counted), kernel_ms=statistics.median(times), kernel_min_ms=min(times), kernel_max_ms=max(times))
     r["names"] = [n for n, c in zip(r["names"], counted) if c]
+    if phase == 4: r["per_call_ms"] = per_call_ms(f, x, w)
     rows.append(r)
     bar.update(1)
   t_ms, t_out, t_what = (None, None, "skipped (--no-torch)") if ARGS.no_torch else torch_time(xn, wn, dt)
@@ -170,7 +183,7 @@ def ratio(a, b) -> str: return "" if a is None or b is None or not b else f"{a/b
 def ms(v) -> str: return "" if v is None else f"{v:.3f}"
 
 def markdown(results:list[dict], meta:dict) -> str:
-  lines = [f"# Winograd phase timings: {meta['device']}, {meta['date']}", "",
+  lines = [f"# Winograd phase timings: {meta['device']}{' (' + meta['accelerator'] + ')' if meta.get('accelerator') else ''}, {meta['date']}", "",
            f"`{meta['command']}`", "",
            f"tinygrad {meta['tinygrad']}, tinygrad_wino {meta['tinygrad_wino']}, BEAM={meta['beam']}, {meta['runs']} timed runs after "
            f"{meta['warmup']} warm-up runs, disk compile cache {'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
@@ -185,6 +198,16 @@ def markdown(results:list[dict], meta:dict) -> str:
     lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(d['kernel_ms'])} | {ms(o and o['kernel_ms'])} | "
                  f"{ms(n and n['kernel_ms'])} | {ms(t['kernel_ms'])} | {ratio(n and n['kernel_ms'], o and o['kernel_ms'])} | "
                  f"{ratio(n and n['kernel_ms'], d['kernel_ms'])} | {ratio(n and n['kernel_ms'], t['kernel_ms'])} | {ratio(first(n), first(o))} |")
+  lines += ["", "## The complete conv timed as shared/anchors does (kernel ms)", "",
+            "Each call builds and realizes the conv under DEBUG=2 and sums the kernel times tinygrad reports; median of the calls. "
+            "Between calls the device waits on Python (scheduling, the DEBUG lines), "
+            "so short kernels can read longer here than back to back above.", "",
+            "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW | NEW/OLD | NEW/direct |", "|---|---|---|---|---|---|---|"]
+  for res in results:
+    d, o, n = row(res, "direct"), row(res, "OLD"), row(res, "NEW")
+    pc = lambda r: None if r is None else r.get("per_call_ms")  # noqa: E731
+    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(pc(d))} | {ms(pc(o))} | {ms(pc(n))} | "
+                 f"{ratio(pc(n), pc(o))} | {ratio(pc(n), pc(d))} |")
   for res in results:
     d = row(res, "direct")
     lines += ["", f"## {tuple(res['shape'])} {res['dtype'].split('.')[-1]}", "",
@@ -234,6 +257,13 @@ def plot(results:list[dict], path:pathlib.Path, meta:dict) -> bool:
   fig.savefig(path, dpi=110)
   return True
 
+def accelerator() -> str|None:
+  if Device.DEFAULT not in ("CUDA", "NV"): return None
+  try:
+    import torch
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+  except ImportError: return None
+
 def main() -> int:
   shapes = [tuple(int(v) for v in s.split(",")) for s in ARGS.shapes.split(";") if s]
   dts = [getattr(dtypes, d.strip()) for d in ARGS.dtypes.split(",")]
@@ -241,7 +271,7 @@ def main() -> int:
   meta = dict(device=Device.DEFAULT, date=datetime.date.today().isoformat(), command=" ".join(["bench/phases.py", *map(shlex.quote, sys.argv[1:])]),
               tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__,
               beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
-              machine=platform.machine(), processor=platform.processor() or platform.machine())
+              machine=platform.machine(), processor=platform.processor() or platform.machine(), accelerator=accelerator())
   results = []
   with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2), desc="rows") as bar:
     for dt in dts:
