@@ -6,8 +6,9 @@
 #   MHAT = sum_cin XHAT * GHAT  bufferized over (alpha.., other ranges, tiles..)
 #   out  = kron(MHAT, At)       read by the REDUCE's consumer at rows o % m of tile o // m
 from __future__ import annotations
-import functools, itertools, math, operator
+import functools, itertools, math, operator, warnings
 from dataclasses import dataclass, field, replace
+from typing import Callable
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute
@@ -70,53 +71,67 @@ def _fold_constant_buffers(u:UOp) -> UOp:
     return b.op is Ops.STAGE and not any(y.op in {Ops.INDEX, Ops.PARAM, Ops.BUFFER, Ops.AFTER} for y in b.src[0].toposort())
   return gated_substitute(u, {x: x.src[0].src[0] for x in u.toposort() if x.op is Ops.INDEX and constant(x.src[0])})
 
-def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], other_first:bool) -> Conv|None:
-  sums = _tap_sums(act, reduce_rngs)
+def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], other_first:bool) -> Conv|str|None:
+  # the Conv, or why this conv-like reduce (act reads output+kernel sums) is left alone, or None if it is not conv-like
+  if not (sums:=_tap_sums(act, reduce_rngs)): return "a strided or dilated kernel axis" if any(_strided_tap(act, k) for k in reduce_rngs) else None
   pairs = list(dict.fromkeys(sums.values()))
   outs, taps = tuple(o for o, _ in pairs), tuple(k for _, k in pairs)
-  if not pairs or len(set(outs)) != len(outs) or len(set(taps)) != len(taps) or len(pairs) > 3: return None
-  if any(_size(r) is None for r in outs + taps): return None
+  if len(set(outs)) != len(outs) or len(set(taps)) != len(taps): return "an axis in more than one output+kernel sum"
+  if len(pairs) > 3: return f"{len(pairs)} spatial dims, at most 3"
+  if any(_size(r) is None for r in outs + taps): return "a symbolic spatial size"
+  if not dtypes.is_float(red.dtype) or not all(dtypes.is_float(s.dtype) for s in (act, other)): return f"dtype {red.dtype}, not a float"
   # 3 taps: a forward conv. 3 outputs: the weight gradient of one, which our conv2d backward writes with the upstream gradient
   # as the first factor. Without that order a 3-output correlation is a conv with a larger kernel, which this rule leaves alone.
   if all(_size(k) == 3 for k in taps): weight_grad = False
   elif all(_size(o) == 3 for o in outs) and other_first: weight_grad = True
-  else: return None
+  else: return f"kernel size {[_size(k) for k in taps]}, only 3"
   chans = tuple(r for r in reduce_rngs if r not in taps)
-  if any(_strided_tap(act, k) for k in chans): return None
+  if any(_strided_tap(act, k) for k in chans): return "a strided or dilated kernel axis"
   # act may see outs and taps only through their sums, other may not see outs at all. other must vary along every tap: constant
   # along one (a box filter, or the weight gradient of a mean loss) the reduce is a plain sum there, cheaper than any transform
   marked = gated_substitute(act, {s: UOp.const(0) for s in sums})
-  if any(r in marked.ranges for r in outs + taps) or any(o in other.ranges for o in outs): return None
-  if any(k not in _fold_constant_buffers(other).ranges for k in taps): return None
+  if any(r in marked.ranges for r in outs + taps): return "the input is read at more than the output+kernel sums"
+  if any(o in other.ranges for o in outs): return "the kernel depends on the output position"
+  if any(k not in _fold_constant_buffers(other).ranges for k in taps): return "the kernel is constant along a tap (a box filter)"
   spatial = set(outs + taps + chans)
   act_others = tuple(r for r in act.ranges if r not in spatial)
   other_others = tuple(r for r in other.ranges if r not in spatial)
-  if any(not _is_out_range(r) for r in act_others + other_others): return None
+  if any(not _is_out_range(r) for r in act_others + other_others): return "a reduce range of an enclosing reduce"
   # the factors must use our ranges as free variables only: a buffer or reduce inside them that closes one of them (a partial
   # realize) is not a function of the sums we substitute
   ours = spatial | set(act_others) | set(other_others)
   if any(u.op in {Ops.STAGE, Ops.REDUCE, Ops.END} and not ours.isdisjoint(u.ended_ranges)
          for f in (act, other) for u in f.toposort(gate=lambda u: not ours.isdisjoint(u.ranges) or u.op in {Ops.STAGE, Ops.REDUCE, Ops.END})):
-    return None
+    return "a buffer inside the conv closes one of its ranges"
   return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad)
 
-def match_conv(red:UOp) -> Conv|None:
-  """The conv that `red` computes, or None if it is anything else (strided, dilated, other kernel sizes, integers, matmuls, pools)."""
-  if red.arg[0] is not Ops.ADD or not dtypes.is_float(red.dtype): return None
+def classify(red:UOp) -> Conv|str|None:
+  """The conv that `red` computes; or, for a reduce that reads an input at output+kernel sums, why the rule leaves it alone;
+  or None for anything else (matmuls, plain sums, pools without a kernel)."""
+  if red.arg[0] is not Ops.ADD: return None
   body = red.src[0].src[0] if red.src[0].op is Ops.CAST else red.src[0]
-  if body.op is not Ops.MUL or not all(dtypes.is_float(s.dtype) for s in body.src): return None
+  if body.op is not Ops.MUL: return None
   reduce_rngs = tuple(r for r in red.src[1:] if r.op is Ops.RANGE)
-  for (act, other), other_first in ((body.src, False), (body.src[::-1], True)):
-    if (conv:=_match_factors(red, act, other, reduce_rngs, other_first)) is not None: return conv
-  return None
+  found = [_match_factors(red, act, other, reduce_rngs, other_first) for (act, other), other_first in ((body.src, False), (body.src[::-1], True))]
+  return next((f for f in found if isinstance(f, Conv)), next((f for f in found if f is not None), None))
+
+def match_conv(red:UOp) -> Conv|None: return c if isinstance(c:=classify(red), Conv) else None
 
 @dataclass
 class WinoContext:
   wino: Winograd
   range_ids: itertools.count
+  # the rewrite itself: tinygrad's PatternMatcher calls its functions with a snapshot of their globals, so the safety tests put a
+  # failing one here, through new_context
+  rewrite: Callable[[WinoContext, Conv], tuple[UOp, str]]
   phase: int = 4  # the harness's truncation: the conv's value becomes one element of XHAT (1), XHAT+GHAT (2) or MHAT (3)
+  strict: bool = False  # WINO_STRICT: a failing rewrite raises instead of leaving the conv direct
   rewritten: list[str] = field(default_factory=list)
+  skipped: dict[UOp, str] = field(default_factory=dict)
   outputs: set[UOp] = field(default_factory=set)
+  def skip(self, red:UOp, why:str) -> None:
+    self.skipped[red] = why
+    if DEBUG >= 2: print(f"winograd: kept a direct conv: {why}")
   def ranges(self, sizes, axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
     # like rangeify's new_range: a dim of size 1 is the constant 0, not a range
     return tuple(UOp.const(0) if isinstance(s, int) and s == 1 else UOp.range(s, next(self.range_ids), axis_type) for s in sizes)
@@ -133,6 +148,13 @@ def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # float matmul in MHAT gets tensor cores. The rounding costs accuracy (fp16 error ~3e-3 of max|out| instead of ~5e-4);
   # bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers.
   return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half else fdt
+
+def _storage_scale(mat, n:int) -> float:
+  # a power of two at most 1 / max|transform(v)| for max|v| <= 1: divided by it a transform stored in half overflows only where
+  # its input does, and multiplying it back is exact
+  return 2.0 ** -math.ceil(math.log2(max(float(sum(abs(c) for c in row)) for row in mat) ** n))
+
+def _stored(v:UOp, mat, n:int, sdt:DType) -> UOp: return v.cast(sdt) if sdt == v.dtype else (v * UOp.const(_storage_scale(mat, n), v.dtype)).cast(sdt)
 
 def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]:
   # position t*m + j of a tiled axis, and its gate if the last tile reaches past the extent: the position is clamped there, so
@@ -169,7 +191,27 @@ def _phase_probe(red:UOp, *bufs:UOp) -> UOp:
   return sum((b.index(*[UOp.const(0)] * (len(b.src) - 1)) for b in bufs[1:]), bufs[0].index(*[UOp.const(0)] * (len(bufs[0].src) - 1))).cast(red.dtype)
 
 def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
-  if (conv:=match_conv(red)) is None: return None
+  if red in ctx.skipped: return None
+  if not isinstance(conv:=classify(red), Conv):
+    if conv is not None: ctx.skip(red, conv)
+    return None
+  try:
+    out, what = ctx.rewrite(ctx, conv)
+    # the rewritten value may read only the ranges the conv's value did: any other is a graph that must not be handed on
+    if out.dtype != red.dtype or (leak:=set(out.ranges) - set(red.ranges)): raise RuntimeError(f"the rewrite leaks ranges {leak}")
+  except Exception as e:
+    if ctx.strict: raise
+    warnings.warn(f"tinygrad_wino: the winograd rewrite of a conv failed ({type(e).__name__}: {e}); it runs as a direct conv. "
+                  "WINO_STRICT=1 raises instead.", RuntimeWarning)
+    ctx.skip(red, f"the rewrite failed: {type(e).__name__}: {e}")
+    return None
+  ctx.outputs.add(out)
+  ctx.rewritten.append(what)
+  if DEBUG >= 2: print(f"winograd: rewrote {what}")
+  return out
+
+def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
+  red = conv.red
   w, n, fdt, wg = ctx.wino, len(conv.outs), transform_dtype(red.dtype), conv.weight_grad
   sizes = [_size(r) for r in conv.tiled]
   tiles = [math.ceil(s / w.m) for s in sizes]
@@ -199,8 +241,8 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
     return _gated(gated_substitute(conv.act, subs).cast(fdt), [g for _, g in pos])
-  xhat = kron(act_at, (w.Bt,)*n, xa, fdt).cast(sdt).bufferize(*xa, *xb, xf, *r_ranges, *t_ranges, arg=opts)
-  if ctx.phase == 1: return _phase_probe(red, xhat)
+  xhat = _stored(kron(act_at, (w.Bt,)*n, xa, fdt), w.Bt, n, sdt).bufferize(*xa, *xb, xf, *r_ranges, *t_ranges, arg=opts)
+  if ctx.phase == 1: return _phase_probe(red, xhat), "phase 1 probe"
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
   # through At^T (the transposed algorithm: sum_i d[i+k] h[i] = (G^T ((At^T h) * (Bt d)))[k])
@@ -212,16 +254,17 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
     subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
     return _gated(gated_substitute(conv.other, subs).cast(fdt), [g for _, g in pos])
   other_mat = tuple(zip(*w.At)) if wg else w.G
-  ohat = kron(other_at, (other_mat,)*n, oa, fdt).cast(sdt).bufferize(*oa, *ob, om, ok, arg=opts)
-  if ctx.phase == 2: return _phase_probe(red, xhat, ohat)
+  ohat = _stored(kron(other_at, (other_mat,)*n, oa, fdt), other_mat, n, sdt).bufferize(*oa, *ob, om, ok, arg=opts)
+  if ctx.phase == 2: return _phase_probe(red, xhat, ohat), "phase 2 probe"
 
   # MHAT: the Hadamard product reduced over K
   ma, mb = ctx.ranges([w.alpha]*n), ctx.copies(both)
   mn, mm = ctx.ranges([_prod(n_parts), _prod(_extent(r) for r in o_only)])
   mk = ctx.ranges([_prod(k_parts)], AxisType.REDUCE)[0]
   prod = (xhat.index(*ma, *mb, *((mn, *_unflat(mk, k_parts)) if wg else (mk, *_unflat(mn, n_parts)))) * ohat.index(*ma, *mb, mm, mk)).cast(fdt)
+  if sdt != fdt: prod = prod * UOp.const(1 / (_storage_scale(w.Bt, n) * _storage_scale(other_mat, n)), fdt)
   mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).bufferize(*ma, *mb, mn, mm, arg=opts)
-  if ctx.phase == 3: return _phase_probe(red, mhat)
+  if ctx.phase == 3: return _phase_probe(red, mhat), "phase 3 probe"
 
   # output, folded into the consumer: At at row p % m of tile p // m, or G^T at row p for a weight gradient
   o_flat = _flat_index(list(o_only), [_extent(r) for r in o_only])
@@ -231,11 +274,8 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   out = kron(mhat_at, (out_mat,)*n, rows, fdt)
   if not wg and (inside:=_padding_only_outputs(conv)) is not None: out = inside.where(out, UOp.const(0.0, fdt))
   out = out.cast(red.dtype)
-  ctx.outputs.add(out)
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
-  ctx.rewritten.append(f"{n}-D {kind}, {len(conv.chans)} reduced axes")
-  if DEBUG >= 2: print(f"winograd: rewrote {ctx.rewritten[-1]}")
-  return out
+  return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
 def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
   # tinygrad keeps a buffer whose value reduces over another buffer (pm_remove_bufferize), which kept the conv's output buffered.
@@ -246,6 +286,6 @@ def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
 
 pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UPat(Ops.STAGE, name="b"), keep_conv_buffer)])
 
-def new_context(sink:UOp, m:int, phase:int=4) -> WinoContext:
+def new_context(sink:UOp, m:int, phase:int=4, strict:bool=False) -> WinoContext:
   next_id = max((u.arg[0] for u in sink.toposort() if u.op is Ops.RANGE), default=-1) + 1
-  return WinoContext(cook_toom(m), itertools.count(next_id), phase)
+  return WinoContext(cook_toom(m), itertools.count(next_id), _rewrite, phase, strict)

@@ -14,6 +14,8 @@ Mode = Literal["new", "old"] | None
 WINO_OLD, WINO_TILE = ContextVar("WINO_OLD", 0), ContextVar("WINO_TILE", 4)
 # the timing harness's phase knob: stop NEW after XHAT (1), GHAT (2) or MHAT (3); 4 is the complete conv
 WINO_PHASE = ContextVar("WINO_PHASE", 4)
+# a rewrite that fails leaves its conv direct with a warning; WINO_STRICT=1 raises instead
+WINO_STRICT = ContextVar("WINO_STRICT", 0)
 
 def _flag(var:ContextVar) -> int:
   if isinstance(var.value, int) and str(int(var.value)) in FLAGS[var.key]: return int(var.value)
@@ -42,16 +44,20 @@ def using(m:Mode="new") -> Iterator[None]:
 
 @dataclass
 class Stats:
-  """What the NEW rule did since the last reset: one entry per rewritten conv."""
+  """What the NEW rule did since the last reset: one entry per rewritten conv, and why each conv-like reduce it left was left."""
   rewritten: list[str] = field(default_factory=list)
-  def reset(self) -> None: self.rewritten.clear()
+  skipped: list[str] = field(default_factory=list)
+  def reset(self) -> None:
+    self.rewritten.clear()
+    self.skipped.clear()
 stats = Stats()
 
 def winograd_pass(sink:UOp) -> UOp:
   if mode() != "new": return sink
-  ctx = new_context(sink, tile(), _flag(WINO_PHASE))
+  ctx = new_context(sink, tile(), _flag(WINO_PHASE), bool(_flag(WINO_STRICT)))
   ret = graph_rewrite(sink, pm_winograd, ctx=ctx, name="winograd")
   stats.rewritten.extend(ctx.rewritten)
+  stats.skipped.extend(ctx.skipped.values())
   return ret
 
 def schedule_key() -> tuple: return ("new", tile(), _flag(WINO_PHASE)) if mode() == "new" else ()
