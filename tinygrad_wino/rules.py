@@ -7,11 +7,13 @@
 #   out  = kron(MHAT, At)       read by the REDUCE's consumer at rows o % m of tile o // m
 from __future__ import annotations
 import functools, itertools, math, operator, warnings
+from fractions import Fraction
 from dataclasses import dataclass, field, replace
 from typing import Callable
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
-from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute
+from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
+  simplify_loads
 
 @dataclass(frozen=True)
 class Conv:
@@ -49,21 +51,35 @@ def _flat_index(idxs:list[UOp], sizes:list) -> UOp:
   for i, s in zip(idxs, sizes): ret = ret * s + i
   return ret
 
-def _tap_sums(act:UOp, reduce_rngs:tuple[UOp, ...]) -> dict[UOp, tuple[UOp, UOp]]:
-  # every ADD(output range, reduce range) in act, keyed by the ADD node
-  ret: dict[UOp, tuple[UOp, UOp]] = {}
-  for u in act.toposort(gate=lambda u: any(r in u.ranges for r in reduce_rngs)):
-    if u.op is Ops.ADD:
-      for o, k in (u.src, u.src[::-1]):
-        if k in reduce_rngs and _is_out_range(o): ret[u] = (o, k)
-  return ret
+def _tap_pairs(act:UOp, reduce_rngs:tuple[UOp, ...]) -> list[tuple[UOp, UOp]]:
+  # the (output range o, reduce range k) that act reads only through o + k: written o = s - k for a free s, k drops out of act.
+  # This is semantic, so it holds whatever form tinygrad's index simplification gave the sum (o+k+c*r, (o+k)*W, ...).
+  outs, pairs = [r for r in act.ranges if _is_out_range(r)], []
+  for k in (k for k in reduce_rngs if k in act.ranges):
+    for o in (o for o in outs if all(o is not p for p, _ in pairs)):
+      if k not in gated_substitute(act, {o: _placeholder(o, k, 0) - k}).simplify().ranges:
+        pairs.append((o, k))
+        break
+  return pairs
 
-def _scaled(u:UOp, pred) -> bool: return pred(u) or (u.op is Ops.MUL and any(map(pred, u.src)) and any(s.op is Ops.CONST for s in u.src))
+def _placeholder(o:UOp, k:UOp, i:int) -> UOp: return UOp.range(o.src[0] + k.src[0] - 1, -1 - i, AxisType.PLACEHOLDER)
+
+def _scaled(u:UOp) -> tuple[UOp, int]|None:
+  # u as (range, coefficient): a range, or a range times a constant
+  if u.op is Ops.RANGE: return u, 1
+  if u.op is Ops.MUL and len(rs:=[x for x in u.src if x.op is Ops.RANGE]) == 1 and len(cs:=[x for x in u.src if x.op is Ops.CONST]) == 1:
+    return rs[0], cs[0].arg
+  return None
 
 def _strided_tap(act:UOp, k:UOp) -> bool:
-  # o*s + k (stride s) or o + k*d (dilation d): a kernel axis this rule leaves alone
-  return any(u.op is Ops.ADD and any(_scaled(a, lambda r: r is k) and _scaled(b, _is_out_range) for a, b in (u.src, u.src[::-1]))
-             for u in act.toposort(gate=lambda u: k in u.ranges))
+  # a*k + b*o with overlapping windows (not one-to-one): o*s + k for a stride s < 3, or o + k*d for a dilation d. A channel
+  # index g*C + c has the same form but is one-to-one, and so is a stride of 3 (non-overlapping windows)
+  for u in act.toposort(gate=lambda u: k in u.ranges):
+    if u.op is not Ops.ADD: continue
+    for x, y in (u.src, u.src[::-1]):
+      if (a:=_scaled(x)) is None or a[0] is not k or (b:=_scaled(y)) is None or not _is_out_range(b[0]) or (o_size:=_size(b[0])) is None: continue
+      if not (abs(b[1]) >= abs(a[1]) * _size(k) or abs(a[1]) >= abs(b[1]) * o_size): return True
+  return False
 
 def _fold_constant_buffers(u:UOp) -> UOp:
   # a buffer holding a constant (a deviceless value placed on the device, folded away after this pass), read as that value
@@ -73,10 +89,8 @@ def _fold_constant_buffers(u:UOp) -> UOp:
 
 def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], other_first:bool) -> Conv|str|None:
   # the Conv, or why this conv-like reduce (act reads output+kernel sums) is left alone, or None if it is not conv-like
-  if not (sums:=_tap_sums(act, reduce_rngs)): return "a strided or dilated kernel axis" if any(_strided_tap(act, k) for k in reduce_rngs) else None
-  pairs = list(dict.fromkeys(sums.values()))
+  if not (pairs:=_tap_pairs(act, reduce_rngs)): return "a strided or dilated kernel axis" if any(_strided_tap(act, k) for k in reduce_rngs) else None
   outs, taps = tuple(o for o, _ in pairs), tuple(k for _, k in pairs)
-  if len(set(outs)) != len(outs) or len(set(taps)) != len(taps): return "an axis in more than one output+kernel sum"
   if len(pairs) > 3: return f"{len(pairs)} spatial dims, at most 3"
   if any(_size(r) is None for r in outs + taps): return "a symbolic spatial size"
   if not dtypes.is_float(red.dtype) or not all(dtypes.is_float(s.dtype) for s in (act, other)): return f"dtype {red.dtype}, not a float"
@@ -89,9 +103,10 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   if any(_strided_tap(act, k) for k in chans): return "a strided or dilated kernel axis"
   # act may see outs and taps only through their sums, other may not see outs at all. other must vary along every tap: constant
   # along one (a box filter, or the weight gradient of a mean loss) the reduce is a plain sum there, cheaper than any transform
-  marked = gated_substitute(act, {s: UOp.const(0) for s in sums})
-  if any(r in marked.ranges for r in outs + taps): return "the input is read at more than the output+kernel sums"
+  sums = gated_substitute(act, {o: _placeholder(o, k, i) - k for i, (o, k) in enumerate(pairs)}).simplify()
+  if any(r in sums.ranges for r in outs + taps): return "the input is read at more than the output+kernel sums"
   if any(o in other.ranges for o in outs): return "the kernel depends on the output position"
+  if not all(any(k in x.ranges for x in act.toposort() if x.op is Ops.INDEX) for k in taps): return "the input is not read along a tap"
   if any(k not in _fold_constant_buffers(other).ranges for k in taps): return "the kernel is constant along a tap (a box filter)"
   spatial = set(outs + taps + chans)
   act_others = tuple(r for r in act.ranges if r not in spatial)
@@ -149,12 +164,12 @@ def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers.
   return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half else fdt
 
-def _storage_scale(mat, n:int) -> float:
-  # a power of two at most 1 / max|transform(v)| for max|v| <= 1: divided by it a transform stored in half overflows only where
-  # its input does, and multiplying it back is exact
-  return 2.0 ** -math.ceil(math.log2(max(float(sum(abs(c) for c in row)) for row in mat) ** n))
+def _storage_scale(mat) -> Fraction:
+  # a power of two at most 1 / max|mat @ v| for max|v| <= 1: a transform scaled by it and stored in half overflows only where its
+  # input does; the output transform undoes it exactly
+  return Fraction(1, 2 ** math.ceil(math.log2(max(sum(abs(c) for c in row) for row in mat))))
 
-def _stored(v:UOp, mat, n:int, sdt:DType) -> UOp: return v.cast(sdt) if sdt == v.dtype else (v * UOp.const(_storage_scale(mat, n), v.dtype)).cast(sdt)
+def _scaled_matrix(mat, c:Fraction): return tuple(tuple(x * c for x in row) for row in mat)
 
 def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]:
   # position t*m + j of a tiled axis, and its gate if the last tile reaches past the extent: the position is clamped there, so
@@ -216,6 +231,12 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   sizes = [_size(r) for r in conv.tiled]
   tiles = [math.ceil(s / w.m) for s in sizes]
   opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
+  # a forward conv: Bt, G and At; a weight gradient, by transposition: Bt, At^T and G^T. Stored in half, the two input transforms
+  # are scaled by powers of two (exact) and the output transform scales back
+  bt, other_mat, out_mat = w.Bt, (tuple(zip(*w.At)) if wg else w.G), (tuple(zip(*w.G)) if wg else w.At)
+  if sdt != fdt:
+    sx, so = _storage_scale(bt), _storage_scale(other_mat)
+    bt, other_mat, out_mat = _scaled_matrix(bt, sx), _scaled_matrix(other_mat, so), _scaled_matrix(out_mat, 1 / (sx * so))
   # MHAT is a batched matmul: batch = the alpha^n positions and the ranges both factors use (groups), M = the other factor's own
   # ranges (output channels), N = act's own ranges (batch) and, for a forward conv, the tiles, K = the reduce ranges (input
   # channels; batch for a weight gradient) and, for a weight gradient, the tiles. In MHAT each of M, N, K is one range over the
@@ -240,8 +261,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(t_ranges, tiles, j, sizes)]
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
-    return _gated(gated_substitute(conv.act, subs).cast(fdt), [g for _, g in pos])
-  xhat = _stored(kron(act_at, (w.Bt,)*n, xa, fdt), w.Bt, n, sdt).bufferize(*xa, *xb, xf, *r_ranges, *t_ranges, arg=opts)
+    return _gated(simplify_loads(gated_substitute(conv.act, subs)).cast(fdt), [g for _, g in pos])
+  xhat = kron(act_at, (bt,)*n, xa, fdt).cast(sdt).bufferize(*xa, *xb, xf, *r_ranges, *t_ranges, arg=opts)
   if ctx.phase == 1: return _phase_probe(red, xhat), "phase 1 probe"
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
@@ -252,9 +273,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   def other_at(j:tuple[int, ...]) -> UOp:
     pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if wg else [(UOp.const(ji), None) for ji in j]
     subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
-    return _gated(gated_substitute(conv.other, subs).cast(fdt), [g for _, g in pos])
-  other_mat = tuple(zip(*w.At)) if wg else w.G
-  ohat = _stored(kron(other_at, (other_mat,)*n, oa, fdt), other_mat, n, sdt).bufferize(*oa, *ob, om, ok, arg=opts)
+    return _gated(simplify_loads(gated_substitute(conv.other, subs)).cast(fdt), [g for _, g in pos])
+  ohat = kron(other_at, (other_mat,)*n, oa, fdt).cast(sdt).bufferize(*oa, *ob, om, ok, arg=opts)
   if ctx.phase == 2: return _phase_probe(red, xhat, ohat), "phase 2 probe"
 
   # MHAT: the Hadamard product reduced over K
@@ -262,7 +282,6 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   mn, mm = ctx.ranges([_prod(n_parts), _prod(_extent(r) for r in o_only)])
   mk = ctx.ranges([_prod(k_parts)], AxisType.REDUCE)[0]
   prod = (xhat.index(*ma, *mb, *((mn, *_unflat(mk, k_parts)) if wg else (mk, *_unflat(mn, n_parts)))) * ohat.index(*ma, *mb, mm, mk)).cast(fdt)
-  if sdt != fdt: prod = prod * UOp.const(1 / (_storage_scale(w.Bt, n) * _storage_scale(other_mat, n)), fdt)
   mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).bufferize(*ma, *mb, mn, mm, arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat), "phase 3 probe"
 
@@ -270,7 +289,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   o_flat = _flat_index(list(o_only), [_extent(r) for r in o_only])
   n_flat = _flat_index([*x_only, *([] if wg else [p // w.m for p in conv.outs])], n_parts)
   def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *both, n_flat, o_flat)
-  out_mat, rows = (tuple(zip(*w.G)), conv.outs) if wg else (w.At, tuple(p % w.m for p in conv.outs))
+  rows = conv.outs if wg else tuple(p % w.m for p in conv.outs)
   out = kron(mhat_at, (out_mat,)*n, rows, fdt)
   if not wg and (inside:=_padding_only_outputs(conv)) is not None: out = inside.where(out, UOp.const(0.0, fdt))
   out = out.cast(red.dtype)
@@ -281,7 +300,8 @@ def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
   # tinygrad keeps a buffer whose value reduces over another buffer (pm_remove_bufferize), which kept the conv's output buffered.
   # The winograd output has no REDUCE left, so keep that buffer explicitly: inlined into a consumer that reads it at many
   # positions (the next conv, a backward conv), the output transform would be recomputed at each of them.
-  if not b.arg.removable or not ctx.outputs or ctx.outputs.isdisjoint(b.src[0].toposort(gate=lambda u: u.op is not Ops.STAGE)): return None
+  if not b.arg.removable or b.arg.addrspace is not AddrSpace.GLOBAL or not ctx.outputs: return None
+  if ctx.outputs.isdisjoint(b.src[0].toposort(gate=lambda u: u.op is not Ops.STAGE)): return None
   return b.replace(arg=replace(b.arg, removable=False))
 
 pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UPat(Ops.STAGE, name="b"), keep_conv_buffer)])

@@ -9,9 +9,10 @@ from tinygrad.codegen import to_program_cache
 from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec
 from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
+from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
 
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "make_tuple", "BufferizeOpts", "UOp", "UPat", "Ops",
-           "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "install_rangeify_pass", "install_schedule_cache_key",
+           "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads", "install_rangeify_pass", "install_schedule_cache_key",
            "install_conv2d_wrapper", "unclone", "tqdm", "schedule", "compile_schedule", "run_kernels", "kernel_keys", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
@@ -23,6 +24,15 @@ def gated_substitute(u:UOp, subs:dict[UOp, UOp]) -> UOp:
   """u.substitute(subs), entering only the subgraphs that use a range of a key (the rest of a rangeified graph is large)."""
   keys_ranges = frozenset(r for k in subs for r in k.ranges)
   return graph_rewrite(u, _pm_substitute, ctx=(subs, keys_ranges), bottom_up=True, name="winograd substitute")
+
+def _stop_at_buffers(u:UOp) -> None: raise BottomUpGate()
+_pm_stop_at_buffers = PatternMatcher([(UPat((Ops.STAGE, Ops.AFTER, Ops.BUFFER, Ops.PARAM), name="u"), _stop_at_buffers)], compiled=False)
+
+def simplify_loads(u:UOp) -> UOp:
+  """Simplify u's index math and load gates, as far as its sources' buffers. A load whose gate is always false folds to 0 here:
+  left to get_kernel_graph, its index can fold to Invalid first, and pm_remove_bufferize then leaves that load reading a range
+  that no kernel closes (a padded conv with more padding than input along a dim)."""
+  return graph_rewrite(u, symbolic+pm_simplify_valid, bpm=_pm_stop_at_buffers, name="winograd simplify loads")
 
 def install_rangeify_pass(rewrite:Callable[[UOp], UOp]) -> None:
   """Run `rewrite` on the graph that run_rangeify returns, before get_kernel_graph's symbolic cleanups and kernel splitting."""
