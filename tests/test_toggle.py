@@ -3,7 +3,8 @@ import os, pathlib, subprocess, sys, sysconfig
 import numpy as np
 import pytest
 import tinygrad_wino
-from tinygrad import Tensor, Context, GlobalCounters
+from tinygrad import Tensor, Context, GlobalCounters, dtypes
+from helpers import conv_ref, rel_err
 from tinygrad.helpers import WINO
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -68,6 +69,21 @@ def test_tile_sizes(tile):
     out, _, rewrites = conv_run()
   assert rewrites == 1 and np.abs(out - DIRECT).max() <= 2e-5 * np.abs(DIRECT).max()
   assert f"F({tile},3)" in tinygrad_wino.stats.rewritten[0]
+
+@pytest.mark.parametrize("dtype, tile, tol", [(dtypes.float32, 4, 2e-5), (dtypes.float16, 4, 4e-3), (dtypes.bfloat16, 6, 8e-3),
+                                             (dtypes.float64, 6, 1e-12)])
+def test_default_tile_by_dtype(dtype, tile, tol):
+  # bfloat16 and float64 take F(6,3): float32 transforms are far below bfloat16's rounding, and float64 ones below everything
+  rng = np.random.default_rng(0)
+  x, w = rng.standard_normal((2, 16, 13, 11)), rng.standard_normal((8, 16, 3, 3)) / 12
+  out = {}
+  for mode in ("new", None):
+    tinygrad_wino.stats.reset()
+    with tinygrad_wino.using(mode), Context(SCACHE=0):
+      out[mode] = Tensor(x).cast(dtype).conv2d(Tensor(w).cast(dtype), padding=1).cast(dtypes.float64).numpy()
+    if mode: assert len(tinygrad_wino.stats.rewritten) == 1 and f"F({tile},3)" in tinygrad_wino.stats.rewritten[0]
+  ref = conv_ref(x, w, padding=1)
+  assert rel_err(out["new"], ref) <= max(tol, 1.5 * rel_err(out[None], ref))
 
 SCRIPT = """
 import sys

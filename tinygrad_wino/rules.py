@@ -134,7 +134,7 @@ def match_conv(red:UOp) -> Conv|None: return c if isinstance(c:=classify(red), C
 
 @dataclass
 class WinoContext:
-  wino: Winograd
+  tile: int  # WINO_TILE: the m of F(m,3), or 0 for default_tile's choice per conv
   range_ids: itertools.count
   # the rewrite itself: tinygrad's PatternMatcher calls its functions with a snapshot of their globals, so the safety tests put a
   # failing one here, through new_context
@@ -147,6 +147,7 @@ class WinoContext:
   def skip(self, red:UOp, why:str) -> None:
     self.skipped[red] = why
     if DEBUG >= 2: print(f"winograd: kept a direct conv: {why}")
+  def winograd(self, conv:Conv) -> Winograd: return cook_toom(self.tile or default_tile(conv))
   def ranges(self, sizes, axis_type=AxisType.WEAK) -> tuple[UOp, ...]:
     # like rangeify's new_range: a dim of size 1 is the constant 0, not a range
     return tuple(UOp.const(0) if isinstance(s, int) and s == 1 else UOp.range(s, next(self.range_ids), axis_type) for s in sizes)
@@ -157,6 +158,12 @@ class WinoContext:
     return r, _unflat(r, sizes)
 
 def transform_dtype(dt:DType) -> DType: return dt if dt.itemsize >= 4 else dtypes.float32
+
+def default_tile(conv:Conv) -> int:
+  # the largest tile whose transform error stays well inside the dtype's own: F(6,3)'s float32 transforms cost ~1e-5 of max|out|,
+  # invisible in a bfloat16 output (eps 4e-3), and in float64 they cost ~1e-14; float32 (F(6,3) would be 2x OLD's error) and half
+  # (XHAT and GHAT stored in half: F(6,3) ~1.5e-2) keep F(4,3). Measured in bench/results/numerics-*.
+  return 6 if conv.act.dtype in (dtypes.bfloat16, dtypes.float64) else 4
 
 def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # XHAT and GHAT are computed in float32 and, for half inputs, stored in half: half the memory traffic, and the half x half ->
@@ -227,7 +234,7 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
 
 def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   red = conv.red
-  w, n, fdt, wg = ctx.wino, len(conv.outs), transform_dtype(red.dtype), conv.weight_grad
+  w, n, fdt, wg = ctx.winograd(conv), len(conv.outs), transform_dtype(red.dtype), conv.weight_grad
   sizes = [_size(r) for r in conv.tiled]
   tiles = [math.ceil(s / w.m) for s in sizes]
   opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
@@ -308,4 +315,4 @@ pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UP
 
 def new_context(sink:UOp, m:int, phase:int=4, strict:bool=False) -> WinoContext:
   next_id = max((u.arg[0] for u in sink.toposort() if u.op is Ops.RANGE), default=-1) + 1
-  return WinoContext(cook_toom(m), itertools.count(next_id), _rewrite, phase, strict)
+  return WinoContext(m, itertools.count(next_id), _rewrite, phase, strict)

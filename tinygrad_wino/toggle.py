@@ -11,7 +11,8 @@ from tinygrad_wino.tg import Tensor, UOp, Context, ContextVar, WINO, graph_rewri
 from tinygrad_wino.tg import install_conv2d_wrapper, install_rangeify_pass, install_schedule_cache_key
 
 Mode = Literal["new", "old"] | None
-WINO_OLD, WINO_TILE = ContextVar("WINO_OLD", 0), ContextVar("WINO_TILE", 4)
+# WINO_TILE: m of F(m,3), 2, 4 or 6; 0 (the default) picks per conv by dtype (rules.default_tile)
+WINO_OLD, WINO_TILE = ContextVar("WINO_OLD", 0), ContextVar("WINO_TILE", 0)
 # the timing harness's phase knob: stop NEW after XHAT (1), GHAT (2) or MHAT (3); 4 is the complete conv
 WINO_PHASE = ContextVar("WINO_PHASE", 4)
 # a rewrite that fails leaves its conv direct with a warning; WINO_STRICT=1 raises instead
