@@ -54,10 +54,11 @@ def _flat_index(idxs:list[UOp], sizes:list) -> UOp:
 def _tap_pairs(act:UOp, reduce_rngs:tuple[UOp, ...]) -> list[tuple[UOp, UOp]]:
   # the (output range o, reduce range k) that act reads only through o + k: written o = s - k for a free s, k drops out of act.
   # This is semantic, so it holds whatever form tinygrad's index simplification gave the sum (o+k+c*r, (o+k)*W, ...).
-  outs, pairs = [r for r in act.ranges if _is_out_range(r)], []
+  # an output range may be a reduce range of an enclosing reduce (a conv fused into the mean of a global pool)
+  outs, pairs = [r for r in act.ranges if r not in reduce_rngs], []
   for k in (k for k in reduce_rngs if k in act.ranges):
     for o in (o for o in outs if all(o is not p for p, _ in pairs)):
-      if k not in gated_substitute(act, {o: _placeholder(o, k, 0) - k}).simplify().ranges:
+      if k not in simplify_loads(gated_substitute(act, {o: _placeholder(o, k, 0) - k})).ranges:
         pairs.append((o, k))
         break
   return pairs
@@ -83,9 +84,20 @@ def _strided_tap(act:UOp, k:UOp) -> bool:
 
 def _fold_constant_buffers(u:UOp) -> UOp:
   # a buffer holding a constant (a deviceless value placed on the device, folded away after this pass), read as that value
-  def constant(b:UOp) -> bool:
-    return b.op is Ops.STAGE and not any(y.op in {Ops.INDEX, Ops.PARAM, Ops.BUFFER, Ops.AFTER} for y in b.src[0].toposort())
-  return gated_substitute(u, {x: x.src[0].src[0] for x in u.toposort() if x.op is Ops.INDEX and constant(x.src[0])})
+  def constant(b:UOp) -> bool: return b.op is Ops.STAGE and not _reads_memory(b.src[0])
+  return gated_substitute(u, {x: x.src[0].src[0] for x in _kernel_toposort(u) if x.op is Ops.INDEX and constant(x.src[0])})
+
+# a factor's graph reaches back through every buffer it reads to the start of the program: walks stop where another kernel's
+# value begins, so classifying each conv costs its own kernel's size, not the program's
+def _kernel_toposort(u:UOp) -> dict[UOp, None]: return u.toposort(gate=lambda x: x.op not in {Ops.STAGE, Ops.AFTER})
+def _reads_memory(u:UOp) -> bool:
+  found = False
+  def gate(x:UOp) -> bool:
+    nonlocal found
+    found = found or x.op in {Ops.INDEX, Ops.PARAM, Ops.BUFFER, Ops.AFTER, Ops.STAGE}
+    return not found
+  u.toposort(gate=gate)
+  return found
 
 def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], other_first:bool) -> Conv|str|None:
   # the Conv, or why this conv-like reduce (act reads output+kernel sums) is left alone, or None if it is not conv-like
@@ -103,10 +115,11 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   if any(_strided_tap(act, k) for k in chans): return "a strided or dilated kernel axis"
   # act may see outs and taps only through their sums, other may not see outs at all. other must vary along every tap: constant
   # along one (a box filter, or the weight gradient of a mean loss) the reduce is a plain sum there, cheaper than any transform
-  sums = gated_substitute(act, {o: _placeholder(o, k, i) - k for i, (o, k) in enumerate(pairs)}).simplify()
+  sums = simplify_loads(gated_substitute(act, {o: _placeholder(o, k, i) - k for i, (o, k) in enumerate(pairs)}))
   if any(r in sums.ranges for r in outs + taps): return "the input is read at more than the output+kernel sums"
   if any(o in other.ranges for o in outs): return "the kernel depends on the output position"
-  if not all(any(k in x.ranges for x in act.toposort() if x.op is Ops.INDEX) for k in taps): return "the input is not read along a tap"
+  if not all(any(x.op is Ops.INDEX for x in act.toposort(gate=lambda x, k=k: k in x.ranges)) for k in taps):
+    return "the input is not read along a tap"
   if any(k not in _fold_constant_buffers(other).ranges for k in taps): return "the kernel is constant along a tap (a box filter)"
   spatial = set(outs + taps + chans)
   act_others = tuple(r for r in act.ranges if r not in spatial)
@@ -308,7 +321,7 @@ def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
   # The winograd output has no REDUCE left, so keep that buffer explicitly: inlined into a consumer that reads it at many
   # positions (the next conv, a backward conv), the output transform would be recomputed at each of them.
   if not b.arg.removable or b.arg.addrspace is not AddrSpace.GLOBAL or not ctx.outputs: return None
-  if ctx.outputs.isdisjoint(b.src[0].toposort(gate=lambda u: u.op is not Ops.STAGE)): return None
+  if ctx.outputs.isdisjoint(_kernel_toposort(b.src[0])): return None
   return b.replace(arg=replace(b.arg, removable=False))
 
 pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UPat(Ops.STAGE, name="b"), keep_conv_buffer)])

@@ -1,0 +1,119 @@
+"""A ResNet-18 (CIFAR layout: a 3x3 stem, four stages of two basic blocks, 64 to 512 channels) under direct conv, OLD and NEW.
+
+It runs the forward pass (inference: batchnorm on running statistics) and one SGD training step (forward in training mode,
+cross-entropy, gradients of every parameter, the updated parameters), checks NEW's and OLD's logits, loss, gradients and
+updated parameters against direct conv, and times each the way bench/phases.py does: schedule and compile wall time of the first
+call, then kernel device time by the runtime's timers (each kernel synchronized), median of --runs after a warm-up run.
+The 3x3 stride-1 convs (16 of the 20; the stride-2 and 1x1 ones stay direct) take the winograd path under OLD and NEW.
+
+  python examples/resnet18.py [--batch 8] [--size 32] [--runs 5] [--json out.json]
+
+Nothing here imports the plugin to select a mode: the modes come from tinygrad_wino.using(), the same switch WINO=1 and
+WINO_OLD=1 set. (Run the script itself under WINO=1 to see the environment route: every conv then runs NEW.)"""
+import argparse, json, statistics, sys, time
+import numpy as np
+import tinygrad_wino
+from tinygrad import Tensor, Context, Device, dtypes, nn
+from tinygrad_wino.tg import compile_schedule, run_kernels, schedule, clear_caches
+
+class BasicBlock:
+  def __init__(self, cin:int, cout:int, stride:int):
+    self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout)
+    self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+    self.down = [nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout)] if stride != 1 or cin != cout else []
+  def __call__(self, x:Tensor) -> Tensor:
+    out = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
+    return (out + (x.sequential(self.down) if self.down else x)).relu()
+
+class ResNet18:
+  def __init__(self, classes:int=10, width:int=64):
+    self.stem, self.bn = nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)
+    chans = [width, width * 2, width * 4, width * 8]
+    self.blocks = [BasicBlock(cin, cout, s) for cin, cout, s in
+                   zip([width] + chans[:-1], chans, [1, 2, 2, 2])] + [BasicBlock(c, c, 1) for c in chans]
+    self.blocks = [self.blocks[i] for i in (0, 4, 1, 5, 2, 6, 3, 7)]  # stage by stage: downsampling block, then identity block
+    self.fc = nn.Linear(chans[-1], classes)
+  def __call__(self, x:Tensor) -> Tensor:
+    x = self.bn(self.stem(x)).relu().sequential(self.blocks)
+    return self.fc(x.mean((2, 3)))
+
+def init(model:ResNet18, seed:int=0) -> list[Tensor]:
+  """Deterministic parameters (the same for every mode) and running statistics; returns the trainable parameters."""
+  rng, params = np.random.default_rng(seed), []
+  for name, t in nn.state.get_state_dict(model).items():
+    if "num_batches" in name: continue
+    if "running_mean" in name: val = rng.standard_normal(t.shape) * 0.1
+    elif "running_var" in name or (t.ndim == 1 and name.endswith("weight")): val = rng.uniform(0.5, 1.5, t.shape)  # and bn scales
+    elif t.ndim == 1: val = rng.standard_normal(t.shape) * 0.1
+    else: val = rng.standard_normal(t.shape) * np.sqrt(2 / np.prod(t.shape[1:]))
+    t.assign(Tensor(val.astype(np.float32), device=t.device)).realize()
+    if "running" not in name: params.append(t)
+  return params
+
+def forward(model, params, x, y) -> list[Tensor]:
+  with Context(TRAINING=0): return [model(x)]
+
+def train_step(model, params, x, y, lr=0.01) -> list[Tensor]:
+  with Context(TRAINING=1):
+    loss = model(x).sparse_categorical_crossentropy(y)
+    grads = loss.gradient(*params)
+  return [loss, *grads, *(p - lr * g for p, g in zip(params, grads))]
+
+def measure(step, mode, model, params, x, y, runs:int) -> dict:
+  clear_caches()
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using(mode):
+    t0 = time.perf_counter()
+    outs = step(model, params, x, y)
+    t1 = time.perf_counter()
+    linear, var_vals = schedule(*outs)
+    t2 = time.perf_counter()
+    compiled = compile_schedule(linear)
+    t3 = time.perf_counter()
+    rewrites = len(tinygrad_wino.stats.rewritten)
+  kernels = len(run_kernels(compiled, var_vals))
+  times = [sum(t for _, t in run_kernels(compiled, var_vals)) for _ in range(runs)]
+  values = [o.numpy() for o in outs]
+  return dict(build_ms=(t1 - t0) * 1e3, schedule_ms=(t2 - t1) * 1e3, compile_ms=(t3 - t2) * 1e3, kernel_ms=statistics.median(times) * 1e3,
+              kernel_min_ms=min(times) * 1e3, kernel_max_ms=max(times) * 1e3, kernels=kernels, rewrites=rewrites,
+              values=values)
+
+def rel_err(a:list[np.ndarray], b:list[np.ndarray]) -> float:
+  return max(float(np.abs(p.astype(np.float64) - q).max() / max(np.abs(q).max(), 1e-30)) for p, q in zip(a, b))
+
+def main(argv=None) -> int:
+  ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap.add_argument("--batch", type=int, default=8)
+  ap.add_argument("--size", type=int, default=32, help="input height and width")
+  ap.add_argument("--width", type=int, default=64, help="channels of the first stage")
+  ap.add_argument("--runs", type=int, default=5)
+  ap.add_argument("--tol", type=float, default=2e-3, help="max|out - direct| / max|direct| allowed for OLD and NEW")
+  ap.add_argument("--json", help="write the results here")
+  args = ap.parse_args(argv)
+  tinygrad_wino.install()
+  model = ResNet18(width=args.width)
+  params = init(model)
+  rng = np.random.default_rng(1)
+  x = Tensor(rng.standard_normal((args.batch, 3, args.size, args.size)).astype(np.float32)).realize()
+  y = Tensor(rng.integers(0, 10, args.batch).astype(np.int32), dtype=dtypes.int32).realize()
+  results, ok = {}, True
+  print(f"ResNet-18 (width {args.width}), batch {args.batch}, {args.size}x{args.size}, {Device.DEFAULT}, median of {args.runs}")
+  print("| step | mode | kernel ms | min-max | kernels | convs rewritten | schedule ms | compile ms | vs direct (kernel) | max rel err |")
+  print("|---|---|---|---|---|---|---|---|---|---|")
+  for name, step in (("forward", forward), ("train step", train_step)):
+    for mode in (None, "old", "new"):
+      r = measure(step, mode, model, params, x, y, args.runs)
+      base = results.get((name, None), r)
+      err = rel_err(r["values"], base["values"])
+      ok &= err <= args.tol and (mode != "new" or r["rewrites"] > 0)
+      results[(name, mode)] = r
+      print(f"| {name} | {mode or 'direct'} | {r['kernel_ms']:.3f} | {r['kernel_min_ms']:.3f}-{r['kernel_max_ms']:.3f} | {r['kernels']} | "
+            f"{r['rewrites'] if mode == 'new' else ''} | {r['schedule_ms']:.0f} | {r['compile_ms']:.0f} | "
+            f"{r['kernel_ms'] / base['kernel_ms']:.2f} | {err:.1e} |")
+  if args.json:
+    out = [dict(step=s, mode=m or "direct", **{k: v for k, v in r.items() if k != "values"}) for (s, m), r in results.items()]
+    with open(args.json, "w") as f: json.dump(dict(device=Device.DEFAULT, batch=args.batch, size=args.size, width=args.width, runs=out), f, indent=1)
+  if not ok: print(f"FAILED: an output differs from direct conv by more than {args.tol} (or NEW rewrote nothing)")
+  return 0 if ok else 1
+
+if __name__ == "__main__": sys.exit(main())
