@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import tinygrad_wino
-from tinygrad import Tensor, dtypes
+from tinygrad import Tensor, Context, dtypes
 from helpers import conv_ref, rel_err, run_conv
 
 @dataclass(frozen=True)
@@ -101,3 +101,17 @@ def test_outputs_of_padding_only_windows_are_exact_zeros():
   ref = conv_ref(x, w, padding=3)
   assert len(rewrites) == 1 and (new[ref == 0] == 0).all() and (ref[:, :, 0] == 0).all()
   assert rel_err(new, ref) <= 2e-5
+
+@pytest.mark.parametrize("consumer", ["global pool", "mean square loss"])
+def test_conv_fused_into_an_enclosing_reduce(consumer):
+  # a conv whose output feeds a reduce over its positions (a global average pool) or everything (a loss) is fused into that
+  # reduce: its output, batch and channel ranges are the enclosing reduce's. It is still rewritten, and still exact.
+  rng = np.random.default_rng(7)
+  x, w = rng.standard_normal((2, 4, 9, 11)), rng.standard_normal((6, 4, 3, 3)) / 6
+  ref = conv_ref(x, w, padding=1)
+  ref = ref.mean((2, 3)) if consumer == "global pool" else np.square(ref).mean()
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"), Context(SCACHE=0):
+    out = Tensor(x.astype(np.float32)).conv2d(Tensor(w.astype(np.float32)), padding=1)
+    new = (out.mean((2, 3)) if consumer == "global pool" else out.square().mean()).numpy()
+  assert len(tinygrad_wino.stats.rewritten) == 1 and rel_err(np.asarray(new), np.asarray(ref)) <= 2e-5

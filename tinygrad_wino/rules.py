@@ -124,7 +124,6 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   spatial = set(outs + taps + chans)
   act_others = tuple(r for r in act.ranges if r not in spatial)
   other_others = tuple(r for r in other.ranges if r not in spatial)
-  if any(not _is_out_range(r) for r in act_others + other_others): return "a reduce range of an enclosing reduce"
   # the factors must use our ranges as free variables only: a buffer or reduce inside them that closes one of them (a partial
   # realize) is not a function of the sums we substitute
   ours = spatial | set(act_others) | set(other_others)
