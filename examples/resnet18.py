@@ -1,15 +1,15 @@
 """A ResNet-18 (CIFAR layout: a 3x3 stem, four stages of two basic blocks, 64 to 512 channels) under direct conv, OLD and NEW.
 
 It runs the forward pass (inference: batchnorm on running statistics) and one SGD training step (forward in training mode,
-cross-entropy, gradients of every parameter, the updated parameters), checks NEW's and OLD's logits, loss, gradients and
-updated parameters against direct conv, and times each the way bench/phases.py does: schedule and compile wall time of the first
-call, then kernel device time by the runtime's timers (each kernel synchronized), median of --runs after a warm-up run.
-The 3x3 stride-1 convs (16 of the 20; the stride-2 and 1x1 ones stay direct) take the winograd path under OLD and NEW.
+cross-entropy, the gradient of every parameter, the updated parameters). It checks OLD's and NEW's logits, and their loss and
+gradients, against direct conv (relative L2 error, all gradients together), and times each as bench/phases.py does: schedule
+and compile wall time of the first call, then kernel device time by the runtime's timers (each kernel synchronized), median
+of --runs after a warm-up run. 14 of the 20 convs are 3x3 stride-1 (the stride-2 and 1x1 ones stay direct): OLD and NEW
+take the winograd path there, and in the training step NEW rewrites their weight gradients too.
 
-  python examples/resnet18.py [--batch 8] [--size 32] [--runs 5] [--json out.json]
+  python examples/resnet18.py [--batch 8] [--size 32] [--width 64] [--runs 5] [--json out.json]
 
-Nothing here imports the plugin to select a mode: the modes come from tinygrad_wino.using(), the same switch WINO=1 and
-WINO_OLD=1 set. (Run the script itself under WINO=1 to see the environment route: every conv then runs NEW.)"""
+The modes are selected with tinygrad_wino.using(), the switch that WINO=1 and WINO_OLD=1 set from the environment."""
 import argparse, json, statistics, sys, time
 import numpy as np
 import tinygrad_wino
@@ -79,7 +79,10 @@ def measure(step, mode, model, params, x, y, runs:int) -> dict:
               values=values)
 
 def rel_err(a:list[np.ndarray], b:list[np.ndarray]) -> float:
-  return max(float(np.abs(p.astype(np.float64) - q).max() / max(np.abs(q).max(), 1e-30)) for p, q in zip(a, b))
+  """||a - b|| / ||b|| over all the tensors together: the gradients of a deep network hold entries (a batchnorm's shift ahead of
+  another batchnorm, say) that are rounding noise in every mode, which a per-tensor max-norm would report as large errors."""
+  num = sum(float(np.square(p.astype(np.float64) - q).sum()) for p, q in zip(a, b))
+  return (num / max(sum(float(np.square(q.astype(np.float64)).sum()) for q in b), 1e-300)) ** 0.5
 
 def main(argv=None) -> int:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,7 +90,7 @@ def main(argv=None) -> int:
   ap.add_argument("--size", type=int, default=32, help="input height and width")
   ap.add_argument("--width", type=int, default=64, help="channels of the first stage")
   ap.add_argument("--runs", type=int, default=5)
-  ap.add_argument("--tol", type=float, default=2e-3, help="max|out - direct| / max|direct| allowed for OLD and NEW")
+  ap.add_argument("--tol", type=float, default=1e-3, help="||out - direct|| / ||direct|| allowed for OLD and NEW")
   ap.add_argument("--json", help="write the results here")
   args = ap.parse_args(argv)
   tinygrad_wino.install()
@@ -98,13 +101,14 @@ def main(argv=None) -> int:
   y = Tensor(rng.integers(0, 10, args.batch).astype(np.int32), dtype=dtypes.int32).realize()
   results, ok = {}, True
   print(f"ResNet-18 (width {args.width}), batch {args.batch}, {args.size}x{args.size}, {Device.DEFAULT}, median of {args.runs}")
-  print("| step | mode | kernel ms | min-max | kernels | convs rewritten | schedule ms | compile ms | vs direct (kernel) | max rel err |")
+  print("| step | mode | kernel ms | min-max | kernels | convs rewritten | schedule ms | compile ms | vs direct (kernel) | rel err |")
   print("|---|---|---|---|---|---|---|---|---|---|")
   for name, step in (("forward", forward), ("train step", train_step)):
     for mode in (None, "old", "new"):
       r = measure(step, mode, model, params, x, y, args.runs)
       base = results.get((name, None), r)
-      err = rel_err(r["values"], base["values"])
+      checked = slice(0, 1 + len(params))  # the logits; or the loss and the gradients (an updated parameter is mostly the parameter)
+      err = rel_err(r["values"][checked], base["values"][checked])
       ok &= err <= args.tol and (mode != "new" or r["rewrites"] > 0)
       results[(name, mode)] = r
       print(f"| {name} | {mode or 'direct'} | {r['kernel_ms']:.3f} | {r['kernel_min_ms']:.3f}-{r['kernel_max_ms']:.3f} | {r['kernels']} | "
