@@ -115,3 +115,12 @@ def test_conv_fused_into_an_enclosing_reduce(consumer):
     out = Tensor(x.astype(np.float32)).conv2d(Tensor(w.astype(np.float32)), padding=1)
     new = (out.mean((2, 3)) if consumer == "global pool" else out.square().mean()).numpy()
   assert len(tinygrad_wino.stats.rewritten) == 1 and rel_err(np.asarray(new), np.asarray(ref)) <= 2e-5
+
+def test_beam_search_runs_new_kernels():
+  # BEAM=2 searches the optimizations of NEW's XHAT, GHAT, MHAT and output kernels like any other kernel's, and keeps them exact
+  rng = np.random.default_rng(0)
+  x, w = rng.standard_normal((1, 8, 8, 8)), rng.standard_normal((8, 8, 3, 3)) / 8
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"), Context(BEAM=2, SCACHE=0):
+    new = Tensor(x.astype(np.float32)).conv2d(Tensor(w.astype(np.float32)), padding=1).numpy()
+  assert len(tinygrad_wino.stats.rewritten) == 1 and rel_err(new, conv_ref(x, w, padding=1)) <= 2e-5
