@@ -29,9 +29,9 @@ class ResNet18:
   def __init__(self, classes:int=10, width:int=64):
     self.stem, self.bn = nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)
     chans = [width, width * 2, width * 4, width * 8]
-    self.blocks = [BasicBlock(cin, cout, s) for cin, cout, s in
-                   zip([width] + chans[:-1], chans, [1, 2, 2, 2])] + [BasicBlock(c, c, 1) for c in chans]
-    self.blocks = [self.blocks[i] for i in (0, 4, 1, 5, 2, 6, 3, 7)]  # stage by stage: downsampling block, then identity block
+    # each stage: a block that changes width and resolution (stride 2 after the first stage), then one that keeps them
+    self.blocks = [b for cin, cout, s in zip([width] + chans[:-1], chans, [1, 2, 2, 2])
+                   for b in (BasicBlock(cin, cout, s), BasicBlock(cout, cout, 1))]
     self.fc = nn.Linear(chans[-1], classes)
   def __call__(self, x:Tensor) -> Tensor:
     x = self.bn(self.stem(x)).relu().sequential(self.blocks)
