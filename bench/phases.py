@@ -2,7 +2,9 @@
 """Phase-by-phase timing of 3x3 convs: NEW (tinygrad_wino's rangeify rewrite), OLD (tinygrad's tensor-level WINO=1) and direct conv.
 
 Phase 1 is XHAT only, 2 adds GHAT, 3 adds MHAT (the Hadamard product reduced over input channels), 4 is the complete conv.
-NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd.
+NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd. NEW's phase rows
+rewrite the conv whatever the cost model says (WINO_COST=0); the row "NEW auto" is the complete conv as WINO=1 runs it, with the
+cost model deciding between winograd and direct conv.
 Every row is scheduled and compiled afresh (in-process caches cleared, kernels compiled one after another in this process so the
 compile column is the row's whole compile work; the disk compile cache is off unless --warm-disk-cache),
 then the compiled schedule is run --warmup times and --runs times with each kernel synchronized: kernel time is the runtime's
@@ -29,13 +31,16 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--no-plot", action="store_true", help="skip the PNG")
   p.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results"), help="folder for <device>-<date>.{json,md,png}")
   p.add_argument("--name", default=None, help="file name stem instead of <device>-<date>")
+  p.add_argument("--render", nargs="+", metavar="JSON", help="measure nothing: merge these results files (made by this script on one "
+                 "device, e.g. one per dtype to stay inside a time limit) and write their json, md and png")
   return p.parse_args(argv)
 
 ARGS = parse_args()
 # tinygrad reads these when it is imported
 if ARGS.device: os.environ["DEV"] = ARGS.device
 if not ARGS.warm_disk_cache: os.environ["CACHELEVEL"] = "0"
-os.environ["PARALLEL"] = "0"  # compile in this process: worker processes keep compiled kernels of earlier rows
+# compile in this process: worker processes keep compiled kernels of earlier rows. BEAM search compiles its candidates in parallel
+if not ARGS.beam: os.environ["PARALLEL"] = "0"
 
 import numpy as np  # noqa: E402
 import tinygrad_wino  # noqa: E402
@@ -72,17 +77,22 @@ def old_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
   return [(gf * df).sum(axis=-1-len(HW))]
 
 def new_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
-  with tinygrad_wino.using("new"), Context(WINO_PHASE=phase): return [x.conv2d(w, padding=1)]
+  with tinygrad_wino.using("new"), Context(WINO_PHASE=phase, WINO_COST=0): return [x.conv2d(w, padding=1)]
+
+def new_auto(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
+  with tinygrad_wino.using("new"): return [x.conv2d(w, padding=1)]
 
 def direct(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
   with tinygrad_wino.using(None): return [x.conv2d(w, padding=1)]
+
+MODES = {new_phase: "new", new_auto: "new", old_phase: "old"}
 
 # *** one row: build, schedule, compile, run
 
 def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
   clear_caches()
-  mode = {new_phase: "new", old_phase: "old"}.get(impl)
-  with tinygrad_wino.using(mode), Context(WINO_PHASE=phase if mode == "new" else 4, BEAM=ARGS.beam):
+  mode = MODES.get(impl)
+  with tinygrad_wino.using(mode), Context(WINO_PHASE=phase if mode == "new" else 4, WINO_COST=int(impl is not new_phase), BEAM=ARGS.beam):
     t0 = time.perf_counter()
     outs = impl(x, w, phase)
     t1 = time.perf_counter()
@@ -100,8 +110,8 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
 def per_call_ms(impl, x:Tensor, w:Tensor) -> float:
   """The complete conv timed the way shared/anchors/measure_anchors.py does: build and realize the conv on every call under
   DEBUG=2 (the schedule cache hits), summing GlobalCounters.time_sum_s; median of --runs calls after one warm call."""
-  mode, ks = {new_phase: "new", old_phase: "old"}.get(impl), []
-  with tinygrad_wino.using(mode), Context(BEAM=ARGS.beam):
+  mode, ks = MODES.get(impl), []
+  with tinygrad_wino.using(mode), Context(WINO_COST=int(impl is not new_phase), BEAM=ARGS.beam):
     impl(x, w, 4)[0].realize()
     for _ in range(ARGS.runs):
       GlobalCounters.reset()
@@ -145,6 +155,7 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   tol = 1e-4 if dt.itemsize >= 4 else 5e-2  # a sanity bound for "this is the conv": OLD's fp16 error reaches 2e-2
   impls = [(impl, f) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) if impl in ARGS.impls.split(",")]
   plan = [("direct", direct, 4)] + [(impl, f, p) for impl, f in impls for p in sorted(phases, reverse=True)]
+  plan += [("NEW auto", new_auto, 4)] if any(impl == "NEW" for impl, _ in impls) else []
   rows, complete, ref = [], {}, None
   for impl, f, phase in plan:  # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
     r = measure(f, x, w, phase)
@@ -190,21 +201,27 @@ def markdown(results:list[dict], meta:dict) -> str:
            "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule and compile "
            "are wall time of the first call, each row scheduled and compiled afresh. 3x3 conv, padding 1.", "",
            "## Summary (complete conv, kernel ms)", "",
-           "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW | torch | NEW/OLD | NEW/direct | NEW/torch | first call NEW/OLD |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "NEW is the conv as WINO=1 runs it: the cost model chose winograd or direct conv (last column). wino is NEW's winograd conv "
+           "whatever the cost model says (WINO_COST=0), the row the phase tables break down. First call: schedule + compile.", "",
+           "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW | wino | torch | NEW/OLD | NEW/direct | NEW/torch | wino/OLD | wino/direct | "
+           "first call NEW/OLD | first call wino/OLD | cost model |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for res in results:
-    d, o, n, t = row(res, "direct"), row(res, "OLD"), row(res, "NEW"), res["torch"]
+    d, o, wi, t = row(res, "direct"), row(res, "OLD"), row(res, "NEW"), res["torch"]
+    n = row(res, "NEW auto") or wi  # results made before the cost model had one NEW row
+    k = lambda r: r and r["kernel_ms"]  # noqa: E731
     first = lambda r: None if r is None else (r["schedule_ms"] + r["compile_ms"])  # noqa: E731
-    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(d['kernel_ms'])} | {ms(o and o['kernel_ms'])} | "
-                 f"{ms(n and n['kernel_ms'])} | {ms(t['kernel_ms'])} | {ratio(n and n['kernel_ms'], o and o['kernel_ms'])} | "
-                 f"{ratio(n and n['kernel_ms'], d['kernel_ms'])} | {ratio(n and n['kernel_ms'], t['kernel_ms'])} | {ratio(first(n), first(o))} |")
+    choice = "" if n is None or n is wi else ("winograd" if n["rewrites"] else "direct")
+    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(d['kernel_ms'])} | {ms(k(o))} | {ms(k(n))} | {ms(k(wi))} | "
+                 f"{ms(t['kernel_ms'])} | {ratio(k(n), k(o))} | {ratio(k(n), d['kernel_ms'])} | {ratio(k(n), t['kernel_ms'])} | "
+                 f"{ratio(k(wi), k(o))} | {ratio(k(wi), d['kernel_ms'])} | {ratio(first(n), first(o))} | {ratio(first(wi), first(o))} | {choice} |")
   lines += ["", "## The complete conv timed as shared/anchors does (kernel ms)", "",
             "Each call builds and realizes the conv under DEBUG=2 and sums the kernel times tinygrad reports; median of the calls. "
             "Between calls the device waits on Python (scheduling, the DEBUG lines), "
             "so short kernels can read longer here than back to back above.", "",
             "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW | NEW/OLD | NEW/direct |", "|---|---|---|---|---|---|---|"]
   for res in results:
-    d, o, n = row(res, "direct"), row(res, "OLD"), row(res, "NEW")
+    d, o, n = row(res, "direct"), row(res, "OLD"), row(res, "NEW auto") or row(res, "NEW")
     pc = lambda r: None if r is None else r.get("per_call_ms")  # noqa: E731
     lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(pc(d))} | {ms(pc(o))} | {ms(pc(n))} | "
                  f"{ratio(pc(n), pc(o))} | {ratio(pc(n), pc(d))} |")
@@ -214,7 +231,7 @@ def markdown(results:list[dict], meta:dict) -> str:
               "| Phase | Operation | NEW ms | OLD ms | NEW vs OLD | NEW/direct | NEW kernels | OLD kernels |",
               "|---|---|---|---|---|---|---|---|",
               f"| baseline | direct conv | {ms(d['kernel_ms'])} | {ms(d['kernel_ms'])} | | | {d['kernels']} | {d['kernels']} |"]
-    for p in sorted({r["phase"] for r in res["rows"] if r["impl"] != "direct"}):
+    for p in sorted({r["phase"] for r in res["rows"] if r["impl"] in ("OLD", "NEW")}):
       n, o = row(res, "NEW", p), row(res, "OLD", p)
       nms, oms = n and n["kernel_ms"], o and o["kernel_ms"]
       lines.append(f"| {p} | {PHASE_NAMES[p]} | {ms(nms)} | {ms(oms)} | {ratio(nms, oms)} | {ratio(nms, d['kernel_ms'])} | "
@@ -265,6 +282,11 @@ def accelerator() -> str|None:
   except ImportError: return None
 
 def main() -> int:
+  if ARGS.render:
+    loaded = [json.loads(pathlib.Path(f).read_text()) for f in ARGS.render]
+    meta, results = dict(loaded[0]["meta"]), [res for d in loaded for res in d["results"]]
+    meta["command"] = " && ".join(d["meta"]["command"] for d in loaded)
+    return write(results, meta)
   shapes = [tuple(int(v) for v in s.split(",")) for s in ARGS.shapes.split(";") if s]
   dts = [getattr(dtypes, d.strip()) for d in ARGS.dtypes.split(",")]
   phases = sorted({int(p) for p in ARGS.phases.split(",")} | {4})
@@ -273,9 +295,12 @@ def main() -> int:
               beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
               machine=platform.machine(), processor=platform.processor() or platform.machine(), accelerator=accelerator())
   results = []
-  with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2), desc="rows") as bar:
+  with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2 + ("NEW" in ARGS.impls.split(","))), desc="rows") as bar:
     for dt in dts:
       for shape in shapes: results.append(bench_shape(shape, dt, phases, bar))
+  return write(results, meta)
+
+def write(results:list[dict], meta:dict) -> int:
   out = pathlib.Path(ARGS.out)
   out.mkdir(parents=True, exist_ok=True)
   stem = ARGS.name or f"{meta['device'].lower()}-{meta['date']}"

@@ -101,14 +101,19 @@ def run_script(env:dict[str, str]) -> subprocess.CompletedProcess:
   # the script never imports tinygrad_wino: only site-packages/tinygrad_wino.pth can bring it in
   if not (pathlib.Path(sysconfig.get_paths()["purelib"]) / "tinygrad_wino.pth").exists():
     pytest.fail("tinygrad_wino is not installed in this environment (make test installs it)")
-  base = {k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD", "WINO_TILE", "DEBUG")}
+  base = {k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD", "WINO_TILE", "WINO_COST", "DEBUG")}
   return subprocess.run([sys.executable, "-c", SCRIPT], env=base | {"PYTHONPATH": str(REPO), "DEBUG": "2"} | env,
                         capture_output=True, text=True, timeout=300, cwd="/")
 
 def test_autoload_wino_takes_new_without_import():
-  r = run_script({"WINO": "1"})
+  r = run_script({"WINO": "1", "WINO_COST": "0"})
   assert r.returncode == 0, r.stderr
   assert "plugin imported: True" in r.stdout and "winograd: rewrote 2-D conv" in r.stdout and "conv kernels: 4" in r.stdout
+
+def test_autoload_cost_model_keeps_a_tiny_conv_direct_and_says_so():
+  r = run_script({"WINO": "1"})
+  assert r.returncode == 0, r.stderr
+  assert "plugin imported: True" in r.stdout and "winograd: kept a direct conv: cost model (CPU" in r.stdout and "conv kernels: 1" in r.stdout
 
 def test_autoload_wino_old_takes_old():
   r = run_script({"WINO_OLD": "1"})
@@ -121,7 +126,7 @@ def test_autoload_costs_nothing_without_flags():
   assert "plugin imported: False" in r.stdout and "conv kernels: 1" in r.stdout
 
 @pytest.mark.parametrize("env,flag", [({"WINO": "abc"}, "WINO"), ({"WINO": "1", "WINO_OLD": "1"}, "WINO_OLD"),
-                                      ({"WINO": "1", "WINO_TILE": "5"}, "WINO_TILE")])
+                                      ({"WINO": "1", "WINO_TILE": "5"}, "WINO_TILE"), ({"WINO": "1", "WINO_COST": "2"}, "WINO_COST")])
 def test_bad_flags_give_one_clear_error(env, flag):
   r = run_script(env)
   assert r.returncode != 0 and r.stderr.startswith("tinygrad_wino: ") and flag in r.stderr

@@ -10,6 +10,7 @@ import functools, itertools, math, operator, warnings
 from fractions import Fraction
 from dataclasses import dataclass, field, replace
 from typing import Callable
+from tinygrad_wino.cost import Work, decide
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
@@ -38,6 +39,7 @@ class Conv:
 def _is_out_range(u:UOp) -> bool: return u.op is Ops.RANGE and u.arg[-1] is not AxisType.REDUCE
 def _size(r:UOp) -> int|None: return r.src[0].arg if r.src[0].op is Ops.CONST else None
 def _extent(r:UOp): return r.src[0] if (s:=_size(r)) is None else s
+def _most(r:UOp) -> int: return s if (s:=_size(r)) is not None else int(r.src[0].vmax)  # a symbolic extent (batch) at its largest
 def _prod(xs): return functools.reduce(operator.mul, xs, 1)
 def _unflat(r:UOp, sizes:list) -> list[UOp]:
   # the index of each part of the row-major product of `sizes` that the flat index r is at
@@ -147,6 +149,7 @@ def match_conv(red:UOp) -> Conv|None: return c if isinstance(c:=classify(red), C
 @dataclass
 class WinoContext:
   tile: int  # WINO_TILE: the m of F(m,3), or 0 for default_tile's choice per conv
+  cost: bool  # WINO_COST: rewrite only the convs where the cost model expects winograd to pay
   range_ids: itertools.count
   # the rewrite itself: tinygrad's PatternMatcher calls its functions with a snapshot of their globals, so the safety tests put a
   # failing one here, through new_context
@@ -200,6 +203,18 @@ def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]
 def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
   return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
 
+def conv_work(conv:Conv, w:Winograd) -> Work:
+  """The conv's sizes for the cost model, with the tiling and buffer dtypes _rewrite gives it."""
+  both = _prod(_most(r) for r in conv.act_others if r in conv.other_others)
+  x_only = _prod(_most(r) for r in conv.act_others if r not in conv.other_others)
+  o_only = _prod(_most(r) for r in conv.other_others if r not in conv.act_others)
+  tiles, chans = _prod(math.ceil(_size(r) / w.m) for r in conv.tiled), _prod(_most(r) for r in conv.chans)
+  n, k, alpha = x_only * (1 if conv.weight_grad else tiles), chans * (tiles if conv.weight_grad else 1), w.alpha ** len(conv.outs)
+  out = both * x_only * o_only * _prod(_size(o) for o in conv.outs)
+  half = storage_dtype(conv, transform_dtype(conv.red.dtype)) == dtypes.half
+  return Work(out * _prod(_size(k) for k in conv.taps) * chans, alpha * both * n * o_only * k, alpha * both * k * n, alpha * both * o_only * k,
+              out, half)
+
 def _padding_only_outputs(conv:Conv) -> UOp|None:
   """For a padding of 3 or more, the outputs whose whole window lies in the zero padding are exactly 0 in direct conv; winograd
   would give them the rounding noise of their tile. The condition that an output is not one of them, or None if none is."""
@@ -229,6 +244,10 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
   if not isinstance(conv:=classify(red), Conv):
     if conv is not None: ctx.skip(red, conv)
     return None
+  pays, estimate = decide(conv_work(conv, ctx.winograd(conv)), red.device)
+  if ctx.cost and not pays:
+    ctx.skip(red, estimate)
+    return None
   try:
     out, what = ctx.rewrite(ctx, conv)
     # the rewritten value may read only the ranges the conv's value did: any other is a graph that must not be handed on
@@ -240,8 +259,8 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
     ctx.skip(red, f"the rewrite failed: {type(e).__name__}: {e}")
     return None
   ctx.outputs.add(out)
-  ctx.rewritten.append(what)
-  if DEBUG >= 2: print(f"winograd: rewrote {what}")
+  ctx.rewritten.append(f"{what}; {estimate}{'' if ctx.cost else ' (WINO_COST=0 rewrites every eligible conv)'}")
+  if DEBUG >= 2: print(f"winograd: rewrote {ctx.rewritten[-1]}")
   return out
 
 def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
@@ -325,6 +344,6 @@ def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
 
 pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UPat(Ops.STAGE, name="b"), keep_conv_buffer)])
 
-def new_context(sink:UOp, m:int, phase:int=4, strict:bool=False) -> WinoContext:
+def new_context(sink:UOp, m:int, cost:bool=True, phase:int=4, strict:bool=False) -> WinoContext:
   next_id = max((u.arg[0] for u in sink.toposort() if u.op is Ops.RANGE), default=-1) + 1
-  return WinoContext(m, itertools.count(next_id), _rewrite, phase, strict)
+  return WinoContext(m, cost, itertools.count(next_id), _rewrite, phase, strict)

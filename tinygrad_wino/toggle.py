@@ -17,6 +17,8 @@ WINO_OLD, WINO_TILE = ContextVar("WINO_OLD", 0), ContextVar("WINO_TILE", 0)
 WINO_PHASE = ContextVar("WINO_PHASE", 4)
 # a rewrite that fails leaves its conv direct with a warning; WINO_STRICT=1 raises instead
 WINO_STRICT = ContextVar("WINO_STRICT", 0)
+# WINO_COST=1 (the default) rewrites a conv only where the cost model (cost.py) expects winograd to pay; 0 rewrites every eligible one
+WINO_COST = ContextVar("WINO_COST", 1)
 
 def _flag(var:ContextVar) -> int:
   if isinstance(var.value, int) and str(int(var.value)) in FLAGS[var.key]: return int(var.value)
@@ -55,13 +57,13 @@ stats = Stats()
 
 def winograd_pass(sink:UOp) -> UOp:
   if mode() != "new": return sink
-  ctx = new_context(sink, tile(), _flag(WINO_PHASE), bool(_flag(WINO_STRICT)))
+  ctx = new_context(sink, tile(), bool(_flag(WINO_COST)), _flag(WINO_PHASE), bool(_flag(WINO_STRICT)))
   ret = graph_rewrite(sink, pm_winograd, ctx=ctx, name="winograd")
   stats.rewritten.extend(ctx.rewritten)
   stats.skipped.extend(ctx.skipped.values())
   return ret
 
-def schedule_key() -> tuple: return ("new", tile(), _flag(WINO_PHASE)) if mode() == "new" else ()
+def schedule_key() -> tuple: return ("new", tile(), _flag(WINO_COST), _flag(WINO_PHASE)) if mode() == "new" else ()
 
 def _winograd_shaped(x:Tensor, weight:Tensor, stride, dilation) -> bool:
   nd = weight.ndim - 2

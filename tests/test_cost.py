@@ -1,0 +1,64 @@
+# The cost model (WINO_COST=1, the default): winograd only where it pays, each decision logged at DEBUG>=2
+import contextlib, io, json, math, pathlib
+import numpy as np
+import pytest
+import tinygrad_wino
+from tinygrad import Tensor, Context, dtypes
+from tinygrad_wino.cost import CPU, GPU, Work, decide, device_class
+from helpers import conv_ref, rel_err
+
+pytestmark = pytest.mark.cost_model
+RESULTS = pathlib.Path(__file__).parent.parent / "bench" / "results"
+
+def work_2d(b:int, cin:int, cout:int, h:int, groups:int=1, m:int=4, half:bool=False) -> Work:
+  # a padding-1 3x3 conv's sizes, written out independently of rules.conv_work
+  tiles, a2, cg = b * math.ceil(h / m) ** 2, (m + 2) ** 2, cin // groups
+  return Work(b * cout * h * h * cg * 9, a2 * tiles * cout * cg, a2 * tiles * cin, a2 * cout * cg, b * cout * h * h, half)
+
+def schedule_conv(b:int, cin:int, cout:int, h:int, groups:int=1) -> tuple[list[str], list[str], str]:
+  x, w = Tensor.empty(b, cin, h, h), Tensor.empty(cout, cin // groups, 3, 3)
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"), Context(DEBUG=2), contextlib.redirect_stdout(io.StringIO()) as log:
+    x.conv2d(w, groups=groups, padding=1).schedule_linear()
+  return list(tinygrad_wino.stats.rewritten), list(tinygrad_wino.stats.skipped), log.getvalue()
+
+def test_small_conv_stays_direct_and_the_log_says_why():
+  rewritten, skipped, log = schedule_conv(1, 16, 16, 32)
+  assert not rewritten and len(skipped) == 1 and skipped[0].startswith("cost model (CPU")
+  assert f"winograd: kept a direct conv: {skipped[0]}" in log
+
+def test_large_conv_is_rewritten_and_the_log_gives_the_estimate():
+  rewritten, skipped, log = schedule_conv(8, 64, 64, 56)
+  assert not skipped and len(rewritten) == 1 and "F(4,3)" in rewritten[0] and "cost model (CPU" in rewritten[0]
+  assert "winograd: rewrote 2-D conv" in log and "cost model (CPU" in log
+
+def test_depthwise_and_three_channel_convs_stay_direct():
+  # a transform element costs more than the multiply-adds it saves when a tile is used by one channel, or made from three
+  for args in ((8, 64, 64, 56, 64), (8, 3, 64, 56), (8, 64, 3, 56)):
+    rewritten, skipped, _ = schedule_conv(*args)
+    assert not rewritten and skipped[0].startswith("cost model"), args
+
+def test_a_conv_the_model_rewrites_matches_direct():
+  rng = np.random.default_rng(0)
+  xn, wn = rng.standard_normal((2, 64, 32, 32)).astype(np.float32), rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"): out = Tensor(xn).conv2d(Tensor(wn), padding=1).numpy()
+  assert len(tinygrad_wino.stats.rewritten) == 1
+  assert rel_err(out, conv_ref(xn, wn, padding=1)) <= 2e-5
+
+def test_wino_cost_0_rewrites_every_eligible_conv():
+  with Context(WINO_COST=0): rewritten, skipped, _ = schedule_conv(1, 16, 16, 32)
+  assert len(rewritten) == 1 and not skipped
+
+def test_device_classes():
+  assert device_class("CPU") is CPU and device_class(("CPU:0", "CPU:1")) is CPU
+  assert device_class("CUDA") is GPU and device_class("NV:1") is GPU and device_class("AMD") is GPU
+
+@pytest.mark.parametrize("name,device", [("h100-2026-11-24.json", "CUDA"), ("cpu-2026-11-24.json", "CPU")])
+def test_decisions_agree_with_the_committed_sweep(name, device):
+  # each measured shape: the model picks winograd exactly where the complete winograd conv measured faster than direct conv
+  for res in json.loads((RESULTS / name).read_text())["results"]:
+    t = {r["impl"]: r["kernel_ms"] for r in res["rows"] if r["phase"] == 4 and r["impl"] in ("direct", "NEW")}
+    b, cin, cout, h = res["shape"]
+    pays, why = decide(work_2d(b, cin, cout, h, half=res["dtype"] == str(dtypes.half)), device)
+    assert pays == (t["NEW"] < t["direct"]), f"{res['shape']} {res['dtype']}: {why}, measured NEW {t['NEW']:.3f} ms, direct {t['direct']:.3f} ms"

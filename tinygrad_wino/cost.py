@@ -1,0 +1,51 @@
+# The cost model: does winograd pay for this conv? Each side is estimated as the time of its kernels: a fixed cost per kernel
+# plus the multiply-adds at a measured rate plus, for winograd, a measured cost per element of each transform. Direct conv is one
+# kernel; winograd is four (XHAT, GHAT, MHAT and the output transform). The fixed cost is what sinks winograd on small convs
+# (4 kernels of ~10 us against one on the H100), the transforms sink it where the channels are few (depthwise, Cin or Cout of 1
+# to 3: a transform element costs more than the multiply-adds it saves), and on the rest the 4x fewer multiply-adds win.
+from __future__ import annotations
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Work:
+  """The sizes the estimate needs, in elements and multiply-adds; `half` says XHAT and GHAT are stored in half."""
+  direct_macs: int  # direct conv: one multiply-add per output element, kernel tap and reduced channel
+  mhat_macs: int    # the Hadamard products: alpha^n per tile, output channel and reduced channel
+  xhat: int         # elements of the input transform (XHAT)
+  ghat: int         # elements of the weight transform (GHAT)
+  out: int          # elements of the conv's output, each one output transform
+  half: bool
+
+@dataclass(frozen=True)
+class Device:
+  """Measured costs of one device class (seconds, and multiply-adds per second)."""
+  name: str
+  kernel_s: float        # fixed cost of one kernel
+  direct_rate: float     # multiply-adds per second of tinygrad's direct conv
+  mhat_rate: float       # of MHAT's batched matmul, float32 buffers
+  mhat_rate_half: float  # of MHAT with half buffers (tensor cores on a GPU)
+  xhat_s: float          # per float32 XHAT element (half buffers: half of it)
+  ghat_s: float          # per GHAT element
+  out_s: float           # per output element
+  def winograd_s(self, w:Work) -> float:
+    scale = 0.5 if w.half else 1.0
+    return (4 * self.kernel_s + w.mhat_macs / (self.mhat_rate_half if w.half else self.mhat_rate) + w.xhat * self.xhat_s * scale
+            + w.ghat * self.ghat_s * scale + w.out * self.out_s)
+  def direct_s(self, w:Work) -> float: return self.kernel_s + w.direct_macs / self.direct_rate
+
+# Fitted to the per-kernel times of bench/results/h100-2026-11-24.json (NEW's four kernels and direct conv, 7 shapes x float32 and
+# float16) and cpu-2026-11-24.json (2 cores). Tiny kernels take 10-17 us each on the H100; direct conv runs at 1-7 TMAC/s there
+# (4 taken) and at 7-18 GMAC/s on the CPU (17 taken); MHAT runs at 7-10 (float32) and 17-23 (half) TMAC/s, 14 GMAC/s on the CPU.
+GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12)
+CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 14e9, 14e9, 4.7e-9, 0.45e-9, 3.2e-9)
+CPU_DEVICES = ("CPU", "CLANG", "LLVM")
+
+def device_class(device:str|tuple[str, ...]) -> Device:
+  name = (device[0] if isinstance(device, tuple) else device).split(":")[0].upper()
+  return CPU if name in CPU_DEVICES else GPU
+
+def decide(work:Work, device:str|tuple[str, ...]) -> tuple[bool, str]:
+  """Whether winograd pays for this conv on `device`, and the estimate that says so."""
+  dev = device_class(device)
+  wino, direct = dev.winograd_s(work), dev.direct_s(work)
+  return wino < direct, f"cost model ({dev.name}): winograd {wino*1e6:.1f} us, direct {direct*1e6:.1f} us"
