@@ -13,7 +13,7 @@ RESULTS = pathlib.Path(__file__).parent.parent / "bench" / "results"
 def work_2d(b:int, cin:int, cout:int, h:int, groups:int=1, m:int=4, half:bool=False) -> Work:
   # a padding-1 3x3 conv's sizes, written out independently of rules.conv_work
   tiles, a2, cg = b * math.ceil(h / m) ** 2, (m + 2) ** 2, cin // groups
-  return Work(b * cout * h * h * cg * 9, a2 * tiles * cout * cg, a2 * tiles * cin, a2 * cout * cg, b * cout * h * h, half)
+  return Work(b * cout * h * h * cg * 9, cg * 9, a2 * tiles * cout * cg, a2 * tiles * cin, a2 * cout * cg, b * cout * h * h, half)
 
 def schedule_conv(b:int, cin:int, cout:int, h:int, groups:int=1) -> tuple[list[str], list[str], str]:
   x, w = Tensor.empty(b, cin, h, h), Tensor.empty(cout, cin // groups, 3, 3)
@@ -54,11 +54,14 @@ def test_device_classes():
   assert device_class("CPU") is CPU and device_class(("CPU:0", "CPU:1")) is CPU
   assert device_class("CUDA") is GPU and device_class("NV:1") is GPU and device_class("AMD") is GPU
 
-@pytest.mark.parametrize("name,device", [("h100-2026-11-24.json", "CUDA"), ("cpu-2026-11-24.json", "CPU")])
-def test_decisions_agree_with_the_committed_sweep(name, device):
-  # each measured shape: the model picks winograd exactly where the complete winograd conv measured faster than direct conv
+@pytest.mark.parametrize("name,device", [("h100-2026-11-24.json", "CUDA"), ("h100-crossover-2026-11-24.json", "CUDA"),
+                                         ("cpu-2026-11-24.json", "CPU")])
+def test_decisions_agree_with_the_committed_sweeps(name, device):
+  # each measured shape: the model picks winograd where the complete winograd conv measured faster than direct conv, and direct
+  # where it measured slower; within 10% of each other (the run-to-run noise of the smallest shapes) either choice is right
   for res in json.loads((RESULTS / name).read_text())["results"]:
     t = {r["impl"]: r["kernel_ms"] for r in res["rows"] if r["phase"] == 4 and r["impl"] in ("direct", "NEW")}
     b, cin, cout, h = res["shape"]
     pays, why = decide(work_2d(b, cin, cout, h, half=res["dtype"] == str(dtypes.half)), device)
+    if abs(t["NEW"] / t["direct"] - 1) <= 0.1: continue
     assert pays == (t["NEW"] < t["direct"]), f"{res['shape']} {res['dtype']}: {why}, measured NEW {t['NEW']:.3f} ms, direct {t['direct']:.3f} ms"

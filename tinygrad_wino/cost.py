@@ -3,6 +3,8 @@
 # kernel; winograd is four (XHAT, GHAT, MHAT and the output transform). The fixed cost is what sinks winograd on small convs
 # (4 kernels of ~10 us against one on the H100), the transforms sink it where the channels are few (depthwise, Cin or Cout of 1
 # to 3: a transform element costs more than the multiply-adds it saves), and on the rest the 4x fewer multiply-adds win.
+# On a GPU, direct conv on a small output does not fill the device: its time is then set by the multiply-adds one thread does in
+# sequence (Cin*9 per output), not by the total: a (1,128,128,16) conv takes 97 us there against 10 us at the full-device rate.
 from __future__ import annotations
 from dataclasses import dataclass
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 class Work:
   """The sizes the estimate needs, in elements and multiply-adds; `half` says XHAT and GHAT are stored in half."""
   direct_macs: int  # direct conv: one multiply-add per output element, kernel tap and reduced channel
+  reduce_len: int   # direct conv's multiply-adds per output element (kernel taps x reduced channels)
   mhat_macs: int    # the Hadamard products: alpha^n per tile, output channel and reduced channel
   xhat: int         # elements of the input transform (XHAT)
   ghat: int         # elements of the weight transform (GHAT)
@@ -27,17 +30,20 @@ class Device:
   xhat_s: float          # per float32 XHAT element (half buffers: half of it)
   ghat_s: float          # per GHAT element
   out_s: float           # per output element
+  serial_s: float        # per multiply-add of one output's reduce: direct conv's time on an output too small to fill the device
   def winograd_s(self, w:Work) -> float:
     scale = 0.5 if w.half else 1.0
     return (4 * self.kernel_s + w.mhat_macs / (self.mhat_rate_half if w.half else self.mhat_rate) + w.xhat * self.xhat_s * scale
             + w.ghat * self.ghat_s * scale + w.out * self.out_s)
-  def direct_s(self, w:Work) -> float: return self.kernel_s + w.direct_macs / self.direct_rate
+  def direct_s(self, w:Work) -> float: return self.kernel_s + max(w.direct_macs / self.direct_rate, w.reduce_len * self.serial_s)
 
-# Fitted to the per-kernel times of bench/results/h100-2026-11-24.json (NEW's four kernels and direct conv, 7 shapes x float32 and
-# float16) and cpu-2026-11-24.json (2 cores). Tiny kernels take 10-17 us each on the H100; direct conv runs at 1-7 TMAC/s there
-# (4 taken) and at 7-18 GMAC/s on the CPU (17 taken); MHAT runs at 7-10 (float32) and 17-23 (half) TMAC/s, 14 GMAC/s on the CPU.
-GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12)
-CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 14e9, 14e9, 4.7e-9, 0.45e-9, 3.2e-9)
+# Fitted to per-kernel times on the H100 (NEW's four kernels and direct conv, 7 shapes x float32 and float16, and 11 smaller ones;
+# measured before XHAT's threads ran along the tiles, so GPU winograd estimates err high) and on 2 CPU cores; tests/test_cost.py
+# checks the choices against the sweeps committed in bench/results. Tiny kernels take 10-17 us each on the
+# H100; direct conv runs at 1-7 TMAC/s there (4 taken) or 75-100 ns per multiply-add of one output (80 taken), and at 7-18 GMAC/s
+# on the CPU (17 taken); MHAT runs at 7-10 (float32) and 17-23 (half) TMAC/s, 14 GMAC/s on the CPU.
+GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12, 80e-9)
+CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 14e9, 14e9, 4.7e-9, 0.45e-9, 3.2e-9, 0.0)
 CPU_DEVICES = ("CPU", "CLANG", "LLVM")
 
 def device_class(device:str|tuple[str, ...]) -> Device:

@@ -10,7 +10,7 @@ import functools, itertools, math, operator, warnings
 from fractions import Fraction
 from dataclasses import dataclass, field, replace
 from typing import Callable
-from tinygrad_wino.cost import Work, decide
+from tinygrad_wino.cost import GPU, Work, decide, device_class
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
@@ -212,8 +212,8 @@ def conv_work(conv:Conv, w:Winograd) -> Work:
   n, k, alpha = x_only * (1 if conv.weight_grad else tiles), chans * (tiles if conv.weight_grad else 1), w.alpha ** len(conv.outs)
   out = both * x_only * o_only * _prod(_size(o) for o in conv.outs)
   half = storage_dtype(conv, transform_dtype(conv.red.dtype)) == dtypes.half
-  return Work(out * _prod(_size(k) for k in conv.taps) * chans, alpha * both * n * o_only * k, alpha * both * k * n, alpha * both * o_only * k,
-              out, half)
+  reduce_len = _prod(_size(k) for k in conv.taps) * chans
+  return Work(out * reduce_len, reduce_len, alpha * both * n * o_only * k, alpha * both * k * n, alpha * both * o_only * k, out, half)
 
 def _padding_only_outputs(conv:Conv) -> UOp|None:
   """For a padding of 3 or more, the outputs whose whole window lies in the zero padding are exactly 0 in direct conv; winograd
@@ -268,6 +268,12 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   w, n, fdt, wg = ctx.winograd(conv), len(conv.outs), transform_dtype(red.dtype), conv.weight_grad
   sizes = [_size(r) for r in conv.tiled]
   tiles = [math.ceil(s / w.m) for s in sizes]
+  # on a GPU tinygrad's heuristic makes the last axes (by range id) of an elementwise kernel local, up to 128 threads, and gives
+  # threadIdx.x to the first of them. XHAT's stores coalesce when that is the innermost tile axis, which needs a local size that
+  # divides its tile count: a row of 7 tiles gets none, and the threads then ran along channels and batch (2x slower XHAT at
+  # (32,128,128,28)). So pad the tile count to a multiple of 8 where that adds at most 15% (the extra tiles are zeros that no
+  # output reads) and order the ranges batch, tiles, channels. The CPU has no threads to coalesce: there this order is slower.
+  if threads_on_tiles:=(not wg and device_class(red.device) is GPU and (t:=-(-tiles[-1] // 8) * 8) <= tiles[-1] * 1.15): tiles[-1] = t
   opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
   # a forward conv: Bt, G and At; a weight gradient, by transposition: Bt, At^T and G^T. Stored in half, the two input transforms
   # are scaled by powers of two (exact) and the output transform scales back
@@ -288,12 +294,15 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
 
   # XHAT: act at the positions p + q = t*m + j of each tile (alpha wide, stride m; p + q < size + 2), through Bt. Its layout is
   # (alpha, groups, K, N) for a forward conv and (alpha, groups, N, K) for a weight gradient: the tiles innermost. The tiled role
-  # keeps one range per part, made tiles first: tinygrad makes a kernel's last axes (by range id) local and gives threadIdx.x to
-  # the first of them, so adjacent threads take adjacent tiles and the loads and stores coalesce.
+  # keeps one range per part; their ids order the kernel's axes (threads_on_tiles above)
   xa, xb = ctx.ranges([w.alpha]*n), ctx.copies(both)
-  xf, f_parts = ctx.flat(n_parts if wg else k_parts)
-  t_ranges = ctx.ranges(tiles[::-1])[::-1]
-  r_ranges = ctx.ranges([_extent(r) for r in (conv.chans if wg else x_only)][::-1])[::-1]
+  if threads_on_tiles:
+    r_ranges, t_ranges = ctx.ranges([_extent(r) for r in x_only]), ctx.ranges(tiles)
+    xf, f_parts = ctx.flat(k_parts)
+  else:
+    xf, f_parts = ctx.flat(n_parts if wg else k_parts)
+    t_ranges = ctx.ranges(tiles[::-1])[::-1]
+    r_ranges = ctx.ranges([_extent(r) for r in (conv.chans if wg else x_only)][::-1])[::-1]
   xc, xo = (r_ranges, f_parts) if wg else (f_parts, r_ranges)
   def act_at(j:tuple[int, ...]) -> UOp:
     pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(t_ranges, tiles, j, sizes)]
@@ -332,6 +341,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   if not wg and (inside:=_padding_only_outputs(conv)) is not None: out = inside.where(out, UOp.const(0.0, fdt))
   out = out.cast(red.dtype)
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
+  if threads_on_tiles: kind += f", threads along {tiles} tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
 def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
