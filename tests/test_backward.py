@@ -13,23 +13,44 @@ CASES = {
   "3d": ((1, 2, 5, 6, 4), (3, 2, 3, 3, 3), dict(padding=1)),
 }
 
-def grads(mode, xn, wn, bn, kwargs):
+def grads(mode, xn, wn, bn, kwargs, joint=False):
   x, w, b = Tensor(xn), Tensor(wn), Tensor(bn)
   tinygrad_wino.stats.reset()
   with tinygrad_wino.using(mode), Context(SCACHE=0):
     out = x.conv2d(w, b, **kwargs)
     (out * out).sum().backward()  # the gradient reads the forward output, so NEW's forward feeds it
+    if joint: Tensor.realize(out, x.grad, w.grad, b.grad)  # one schedule, as a training step realizes them
     ret = [t.numpy() for t in (out, x.grad, w.grad, b.grad)]
   return ret, list(tinygrad_wino.stats.rewritten)
 
+@pytest.mark.parametrize("joint", [False, True], ids=["one_by_one", "joint"])
 @pytest.mark.parametrize("name", CASES)
-def test_gradients_match_direct(name):
+def test_gradients_match_direct(name, joint):
+  # the input gradient is tinygrad's conv2d built while tinygrad's WINO flag selects NEW: it must be a direct conv that the rule
+  # rewrites, not OLD's tensor-level winograd (which a weaker count let through)
   xs, ws, kwargs = CASES[name]
   rng = np.random.default_rng(0)
   xn, wn, bn = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, ws[:1]))
   direct, _ = grads(None, xn, wn, bn, kwargs)
-  new, rewrites = grads("new", xn, wn, bn, kwargs)
+  new, rewrites = grads("new", xn, wn, bn, kwargs, joint)
   assert sum("weight gradient" in r for r in rewrites) == 1, f"the weight gradient must go through NEW: {rewrites}"
-  assert sum(f"{len(xs) - 2}-D conv" in r for r in rewrites) >= 2, f"the forward and input-gradient convs must go through NEW: {rewrites}"
+  # realized one by one, each gradient's schedule recomputes the forward conv; realized together, the forward and dx convs are one each
+  convs = sum(f"{len(xs) - 2}-D conv" in r for r in rewrites)
+  assert convs == 2 if joint else convs >= 2, f"the forward and input-gradient convs must go through NEW: {rewrites}"
   for what, d, n in zip(("out", "x.grad", "w.grad", "bias.grad"), direct, new):
     assert n.shape == d.shape and rel_err(n, d.astype(np.float64)) <= 2e-5, what
+
+@pytest.mark.parametrize("upstream", ["mean", "arange"])
+def test_constant_upstream_gradients_match_direct(upstream):
+  # a mean loss's upstream gradient is one value, and its weight gradient is summed once for all output channels; an arange is
+  # deviceless too but varies, and must take the general form
+  rng = np.random.default_rng(0)
+  xn, wn = rng.standard_normal((2, 4, 9, 7)).astype(np.float32), rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
+  ret = {}
+  for mode in (None, "new"):
+    x, w = Tensor(xn), Tensor(wn)
+    with tinygrad_wino.using(mode):
+      out = x.conv2d(w, padding=1, groups=2)
+      loss = out.mean() if upstream == "mean" else (out * Tensor.arange(out.numel()).reshape(out.shape).float()).sum()
+      ret[mode] = [t.numpy() for t in loss.gradient(x, w)]
+  for d, n in zip(ret[None], ret["new"]): assert rel_err(n, d.astype(np.float64)) <= 2e-5

@@ -6,9 +6,9 @@
 #   dw = sum over batch and positions of grad[p] * x[p + k]: a correlation with 3 outputs per dim, rewritten by the transposed
 #        algorithm. It is written with the upstream gradient as the first factor, the order the rule takes as "weight gradient".
 from __future__ import annotations
-import functools
+import functools, math
 from typing import Callable
-from tinygrad_wino.tg import Tensor, UOp, unclone
+from tinygrad_wino.tg import Context, Tensor, UOp, unclone
 
 def grouped_pads(padding, nd:int) -> list[tuple[int, int]]:
   """tinygrad's conv padding (an int, one per spatial dim, or flat (left, right, top, bottom, ...)) as (before, after) per dim."""
@@ -16,6 +16,10 @@ def grouped_pads(padding, nd:int) -> list[tuple[int, int]]:
   if len(padding) == nd: return [(p, p) for p in padding]
   if len(padding) != 2 * nd: raise ValueError(f"padding must be an int or a sequence of {nd} or {2*nd} ints, got {padding}")
   return [(padding[2*i], padding[2*i+1]) for i in range(nd)][::-1]
+
+def _uniform(u:UOp) -> bool:
+  """u is one value everywhere: a deviceless scalar, broadcast (a device buffer or a deviceless arange is not)."""
+  return u.device is None and math.prod(u.base.shape) == 1
 
 def _flat(pads:list[tuple[int, int]]) -> list[int]: return [p for pair in pads[::-1] for p in pair]
 
@@ -25,15 +29,24 @@ def conv_grads(conv2d:Callable, grad_out:UOp, call:UOp, groups:int, padding, dty
   pads, spatial = grouped_pads(padding, nd), tuple(range(2, 2 + nd))
   # dx[i] = sum_k g[i + before - 2 + k] * w[2 - k]
   wt = w.reshape(groups, cout // groups, cin, *ks).transpose(1, 2).reshape(groups * cin, cout // groups, *ks).flip(spatial)
-  dx = conv2d(g, wt, None, groups, 1, 1, _flat([(k - 1 - b, k - 1 - a) for k, (b, a) in zip(ks, pads)]), dtype)
+  # tinygrad's conv2d, built as a direct conv for the rule to rewrite: under NEW tinygrad's own WINO flag is set too (it selects
+  # NEW), and the gradient is built whenever the user asks for it, so without the Context it would take OLD's tensor-level winograd
+  with Context(WINO=0): dx = conv2d(g, wt, None, groups, 1, 1, _flat([(k - 1 - b, k - 1 - a) for k, (b, a) in zip(ks, pads)]), dtype)
   # dw[k] = sum_{batch, p} g[p] * x_padded[p + k]: windows of the output's size at each of the 3 taps
   xw = x.pad(((0, 0), (0, 0), *pads))
   # unfold keeps the window count in place and appends the window: (bs, groups*cin, *ks, *out_sp)
   for i, o in enumerate(g.shape[2:]): xw = xw.unfold(2 + i, o, 1)
   bs, out_sp = x.shape[0], g.shape[2:]
   xw = xw.reshape(bs, groups, 1, cin, *ks, *out_sp)
-  gw = g.reshape(bs, groups, cout // groups, 1, *[1] * nd, *out_sp)
-  dw = (gw * xw).sum((0, *range(4 + nd, 4 + 2 * nd)), dtype=dtype).reshape(cout, cin, *ks).cast(w.dtype)
+  reduced = (0, *range(4 + nd, 4 + 2 * nd))
+  if _uniform(g.uop):
+    # a uniform upstream gradient c (that of a mean or sum loss on the conv's output): dw = c * the window sums of x, the same for
+    # every output channel, so sum once instead of once per output channel
+    c = g.shrink(tuple((0, 1) for _ in g.shape)).reshape(())
+    dw = (xw.sum(reduced, dtype=dtype) * c).expand(groups, cout // groups, cin, *ks).reshape(cout, cin, *ks).cast(w.dtype)
+  else:
+    gw = g.reshape(bs, groups, cout // groups, 1, *[1] * nd, *out_sp)
+    dw = (gw * xw).sum(reduced, dtype=dtype).reshape(cout, cin, *ks).cast(w.dtype)
   db = g.sum((0, *spatial), dtype=dtype).cast(g.dtype) if len(call.src) > 3 else None
   return (dx.uop, dw.uop) + ((db.uop,) if db is not None else ())
 

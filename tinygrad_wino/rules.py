@@ -120,8 +120,6 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   sums = simplify_loads(gated_substitute(act, {o: _placeholder(o, k, i) - k for i, (o, k) in enumerate(pairs)}))
   if any(r in sums.ranges for r in outs + taps): return "the input is read at more than the output+kernel sums"
   if any(o in other.ranges for o in outs): return "the kernel depends on the output position"
-  if not all(any(x.op is Ops.INDEX for x in act.toposort(gate=lambda x, k=k: k in x.ranges)) for k in taps):
-    return "the input is not read along a tap"
   if any(k not in _fold_constant_buffers(other).ranges for k in taps): return "the kernel is constant along a tap (a box filter)"
   spatial = set(outs + taps + chans)
   act_others = tuple(r for r in act.ranges if r not in spatial)
