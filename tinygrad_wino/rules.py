@@ -85,8 +85,9 @@ def _strided_tap(act:UOp, k:UOp) -> bool:
   return False
 
 def _fold_constant_buffers(u:UOp) -> UOp:
-  # a buffer holding a constant (a deviceless value placed on the device, folded away after this pass), read as that value
-  def constant(b:UOp) -> bool: return b.op is Ops.STAGE and not _reads_memory(b.src[0])
+  # a buffer holding a constant (a deviceless value placed on the device, folded away after this pass), read as that value. A
+  # buffer computed without memory but varying by position (an arange) is no constant
+  def constant(b:UOp) -> bool: return b.op is Ops.STAGE and not _reads_memory(b.src[0]) and not b.src[0].src[0].ranges
   return gated_substitute(u, {x: x.src[0].src[0] for x in _kernel_toposort(u) if x.op is Ops.INDEX and constant(x.src[0])})
 
 # a factor's graph reaches back through every buffer it reads to the start of the program: walks stop where another kernel's
