@@ -58,8 +58,7 @@ def fl(mat) -> list[list[float]]: return [[float(x) for x in row] for row in mat
 
 def old_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
   """tinygrad 0.14's Tensor._conv2d_winograd (mixin/op.py) for padding 1, stopped after `phase`; phase 4 is WINO=1 itself."""
-  if phase == 4:
-    with tinygrad_wino.using("old"): return [x.conv2d(w, padding=1)]
+  if phase == 4: return [x.conv2d(w, padding=1)]
   HW = w.shape[2:]
   padding_ = resolve_pool_pads(1, len(HW))
   pads = [(pB, pA + (-(s + pB + pA - 2) % 4)) for (pB, pA), s in zip(flat_to_grouped(padding_), x.shape[-len(HW):])]
@@ -76,23 +75,22 @@ def old_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
   df = dfactors.reshape(*(6,) * len(HW), bs, 1, 1, cin, *tyx)
   return [(gf * df).sum(axis=-1-len(HW))]
 
-def new_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
-  with tinygrad_wino.using("new"), Context(WINO_PHASE=phase, WINO_COST=0): return [x.conv2d(w, padding=1)]
+def new_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return [x.conv2d(w, padding=1)]  # truncated by WINO_PHASE
+def new_auto(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return new_phase(x, w, 4)  # the cost model decides
+def direct(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return [x.conv2d(w, padding=1)]
 
-def new_auto(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
-  with tinygrad_wino.using("new"): return [x.conv2d(w, padding=1)]
-
-def direct(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
-  with tinygrad_wino.using(None): return [x.conv2d(w, padding=1)]
-
-MODES = {new_phase: "new", new_auto: "new", old_phase: "old"}
+@contextlib.contextmanager
+def row_flags(impl, phase:int):
+  """The flags a row builds and schedules its graph under (NEW reads them when the graph is scheduled, outside impl)."""
+  mode = {new_phase: "new", new_auto: "new", old_phase: "old"}.get(impl)
+  with tinygrad_wino.using(mode), Context(WINO_PHASE=phase if impl is new_phase else 4, WINO_COST=int(impl is not new_phase), BEAM=ARGS.beam):
+    yield
 
 # *** one row: build, schedule, compile, run
 
 def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
   clear_caches()
-  mode = MODES.get(impl)
-  with tinygrad_wino.using(mode), Context(WINO_PHASE=phase if mode == "new" else 4, WINO_COST=int(impl is not new_phase), BEAM=ARGS.beam):
+  with row_flags(impl, phase):
     t0 = time.perf_counter()
     outs = impl(x, w, phase)
     t1 = time.perf_counter()
@@ -110,8 +108,8 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
 def per_call_ms(impl, x:Tensor, w:Tensor) -> float:
   """The complete conv timed the way shared/anchors/measure_anchors.py does: build and realize the conv on every call under
   DEBUG=2 (the schedule cache hits), summing GlobalCounters.time_sum_s; median of --runs calls after one warm call."""
-  mode, ks = MODES.get(impl), []
-  with tinygrad_wino.using(mode), Context(WINO_COST=int(impl is not new_phase), BEAM=ARGS.beam):
+  ks = []
+  with row_flags(impl, 4):
     impl(x, w, 4)[0].realize()
     for _ in range(ARGS.runs):
       GlobalCounters.reset()
