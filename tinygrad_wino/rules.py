@@ -31,6 +31,13 @@ class Conv:
   weight_grad: bool              # tile the reduced positions q (3 outputs p) instead of the outputs p (3 taps q)
   @property
   def others(self) -> tuple[UOp, ...]: return tuple(dict.fromkeys(self.act_others + self.other_others))
+  # act's and other's other ranges split three ways: both use them (groups), only act (batch), only other (output channels)
+  @property
+  def both(self) -> tuple[UOp, ...]: return tuple(r for r in self.act_others if r in self.other_others)
+  @property
+  def act_only(self) -> tuple[UOp, ...]: return tuple(r for r in self.act_others if r not in self.other_others)
+  @property
+  def other_only(self) -> tuple[UOp, ...]: return tuple(r for r in self.other_others if r not in self.act_others)
   @property
   def tiled(self) -> tuple[UOp, ...]: return self.taps if self.weight_grad else self.outs
   @property
@@ -204,9 +211,7 @@ def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
 
 def conv_work(conv:Conv, w:Winograd) -> Work:
   """The conv's sizes for the cost model, with the tiling and buffer dtypes _rewrite gives it."""
-  both = _prod(_most(r) for r in conv.act_others if r in conv.other_others)
-  x_only = _prod(_most(r) for r in conv.act_others if r not in conv.other_others)
-  o_only = _prod(_most(r) for r in conv.other_others if r not in conv.act_others)
+  both, x_only, o_only = (_prod(_most(r) for r in rs) for rs in (conv.both, conv.act_only, conv.other_only))
   tiles, chans = _prod(math.ceil(_size(r) / w.m) for r in conv.tiled), _prod(_most(r) for r in conv.chans)
   n, k, alpha = x_only * (1 if conv.weight_grad else tiles), chans * (tiles if conv.weight_grad else 1), w.alpha ** len(conv.outs)
   out = both * x_only * o_only * _prod(_size(o) for o in conv.outs)
@@ -285,9 +290,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # channels; batch for a weight gradient) and, for a weight gradient, the tiles. In MHAT each of M, N, K is one range over the
   # product of its parts, one big dimension for tinygrad's tensor-core choice, and its layout is (alpha, groups, N, M): the
   # consumer's threads run along the output channels.
-  both = tuple(r for r in conv.act_others if r in conv.other_others)
-  x_only = tuple(r for r in conv.act_others if r not in conv.other_others)
-  o_only = tuple(r for r in conv.other_others if r not in conv.act_others)
+  both, x_only, o_only = conv.both, conv.act_only, conv.other_only
   n_parts = [_extent(r) for r in x_only] + ([] if wg else tiles)
   k_parts = [_extent(r) for r in conv.chans] + (tiles if wg else [])
 
