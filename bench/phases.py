@@ -2,9 +2,9 @@
 """Phase-by-phase timing of 3x3 convs: NEW (tinygrad_wino's rangeify rewrite), OLD (tinygrad's tensor-level WINO=1) and direct conv.
 
 Phase 1 is XHAT only, 2 adds GHAT, 3 adds MHAT (the Hadamard product reduced over input channels), 4 is the complete conv.
-NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd. NEW's phase rows
-rewrite the conv whatever the cost model says (WINO_COST=0); the row "NEW auto" is the complete conv as WINO=1 runs it, with the
-cost model deciding between winograd and direct conv.
+NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd. NEW's rows are
+the conv as WINO=1 runs it (every eligible conv rewritten); the row "NEW auto" (NEW+cost in the tables) is the complete conv with
+WINO_COST=1, the cost model deciding between winograd and direct conv.
 Every row is scheduled and compiled afresh (in-process caches cleared, kernels compiled one after another in this process so the
 compile column is the row's whole compile work; the disk compile cache is off unless --warm-disk-cache),
 then the compiled schedule is run --warmup times and --runs times with each kernel synchronized: kernel time is the runtime's
@@ -199,10 +199,10 @@ def markdown(results:list[dict], meta:dict) -> str:
            "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule and compile "
            "are wall time of the first call, each row scheduled and compiled afresh. 3x3 conv, padding 1.", "",
            "## Summary (complete conv, kernel ms)", "",
-           "NEW is the conv as WINO=1 runs it: the cost model chose winograd or direct conv (last column). wino is NEW's winograd conv "
-           "whatever the cost model says (WINO_COST=0), the row the phase tables break down. First call: schedule + compile.", "",
-           "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW | wino | torch | NEW/OLD | NEW/direct | NEW/torch | wino/OLD | wino/direct | "
-           "first call NEW/OLD | first call wino/OLD | cost model |",
+           "NEW+cost is the conv as WINO=1 WINO_COST=1 runs it: the cost model chose winograd or direct conv (last column). NEW is "
+           "the conv as WINO=1 runs it, every eligible conv rewritten: the row the phase tables break down. First call: schedule + compile.",
+           "", "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW+cost | NEW | torch | NEW+cost/OLD | NEW+cost/direct | NEW+cost/torch | "
+           "NEW/OLD | NEW/direct | first call NEW+cost/OLD | first call NEW/OLD | cost model |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for res in results:
     d, o, wi, t = row(res, "direct"), row(res, "OLD"), row(res, "NEW"), res["torch"]
@@ -217,7 +217,7 @@ def markdown(results:list[dict], meta:dict) -> str:
             "Each call builds and realizes the conv under DEBUG=2 and sums the kernel times tinygrad reports; median of the calls. "
             "Between calls the device waits on Python (scheduling, the DEBUG lines), "
             "so short kernels can read longer here than back to back above.", "",
-            "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW | NEW/OLD | NEW/direct |", "|---|---|---|---|---|---|---|"]
+            "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW+cost | NEW+cost/OLD | NEW+cost/direct |", "|---|---|---|---|---|---|---|"]
   for res in results:
     d, o, n = row(res, "direct"), row(res, "OLD"), row(res, "NEW auto") or row(res, "NEW")
     pc = lambda r: None if r is None else r.get("per_call_ms")  # noqa: E731

@@ -59,10 +59,11 @@ def main():
   args = ap.parse_args()
   tinygrad_wino.install()
   print(f"| mode | failed (of {len(TESTS) * args.seeds}) | failing tests |\n|---|---|---|")
-  # NEW as WINO=1 runs it (the cost model leaves convs this small direct), then NEW's winograd forced on every conv at each tile
-  for label, mode, tile, cost in [("direct", None, 0, 1), ("OLD", "old", 0, 1), ("NEW (WINO=1: cost model)", "new", 0, 1),
-                                  ("NEW F(2,3), WINO_COST=0", "new", 2, 0), ("NEW F(4,3), WINO_COST=0", "new", 4, 0),
-                                  ("NEW F(6,3), WINO_COST=0", "new", 6, 0)]:
+  # NEW as WINO=1 runs it (every conv rewritten, the tile chosen per conv), with the cost model (which leaves convs this small
+  # direct), and with each tile forced
+  for label, mode, tile, cost in [("direct", None, 0, 0), ("OLD", "old", 0, 0), ("NEW (WINO=1)", "new", 0, 0),
+                                  ("NEW (WINO=1 WINO_COST=1)", "new", 0, 1), ("NEW F(2,3) (WINO_TILE=2)", "new", 2, 0),
+                                  ("NEW F(4,3) (WINO_TILE=4)", "new", 4, 0), ("NEW F(6,3) (WINO_TILE=6)", "new", 6, 0)]:
     failed = []
     with tinygrad_wino.using(mode), Context(WINO_TILE=tile, WINO_COST=cost):
       for name, (shapes, tf, gf, kw) in TESTS.items():

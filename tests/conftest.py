@@ -6,9 +6,6 @@ import tinygrad_wino  # noqa: F401  (defines the WINO_* context variables)
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 @pytest.fixture(autouse=True)
-def every_eligible_conv(request):
-  # the suite proves the rewrite on convs small enough to test quickly, which the cost model would leave direct: it is off unless a
-  # test is marked cost_model (those run as a user does)
-  if request.node.get_closest_marker("cost_model"): yield
-  else:
-    with Context(WINO_COST=0): yield
+def cost_model(request):
+  # WINO=1 rewrites every eligible conv; tests marked cost_model run with WINO_COST=1, where it keeps small convs direct
+  with Context(WINO_COST=int(request.node.get_closest_marker("cost_model") is not None)): yield

@@ -1,4 +1,4 @@
-# The cost model (WINO_COST=1, the default): winograd only where it pays, each decision logged at DEBUG>=2
+# The cost model (WINO_COST=1): winograd only where it pays, each decision logged at DEBUG>=2
 import contextlib, io, json, math, pathlib
 import numpy as np
 import pytest
@@ -46,9 +46,15 @@ def test_a_conv_the_model_rewrites_matches_direct():
   assert len(tinygrad_wino.stats.rewritten) == 1
   assert rel_err(out, conv_ref(xn, wn, padding=1)) <= 2e-5
 
-def test_wino_cost_0_rewrites_every_eligible_conv():
-  with Context(WINO_COST=0): rewritten, skipped, _ = schedule_conv(1, 16, 16, 32)
-  assert len(rewritten) == 1 and not skipped
+def test_wino_cost_0_rewrites_every_eligible_conv_a_small_one_at_f23():
+  # F(4,3) would save this conv less than one kernel's fixed cost: it takes F(2,3), whose error is below direct conv's
+  with Context(WINO_COST=0): rewritten, skipped, _ = schedule_conv(1, 4, 4, 9)
+  assert len(rewritten) == 1 and not skipped and "F(2,3)" in rewritten[0]
+
+def test_the_cpu_output_transform_runs_over_whole_tiles_where_4_does_not_divide_the_size():
+  # tinygrad splits an output range into whole tiles itself only where 4 divides its size; elsewhere, on a CPU, a kernel does
+  assert "output transform over whole tiles" in schedule_conv(8, 64, 64, 30)[0][0]
+  assert "output transform over whole tiles" not in schedule_conv(8, 64, 64, 28)[0][0]
 
 def test_device_classes():
   assert device_class("CPU") is CPU and device_class(("CPU:0", "CPU:1")) is CPU

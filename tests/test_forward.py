@@ -131,10 +131,22 @@ def test_beam_search_runs_new_kernels():
 def test_gpu_layout_pads_the_tile_row_and_matches(xs, ws, kwargs, tiles):
   # on a GPU-class device XHAT runs its threads along the tiles, the innermost row of tiles padded to a multiple of 8 (tinygrad's
   # PYTHON device emulates a GPU with local threads); the padded tiles must not reach the output. float32 only: the emulator's half
-  # arithmetic is not a GPU's (NEW's fp16 error there is 1.4e-2, 4.0e-3 on CPU, with the same layout or without)
+  # arithmetic is not a GPU's (NEW's fp16 error there is 1.4e-2, 4.0e-3 on CPU, with the same layout or without). F(4,3): convs
+  # this small would take F(2,3)
   rng = np.random.default_rng(0)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal(ws) / 5).astype(np.float32)
   tinygrad_wino.stats.reset()
-  with tinygrad_wino.using("new"): new = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), **kwargs).numpy()
+  with tinygrad_wino.using("new"), Context(WINO_TILE=4): new = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), **kwargs).numpy()
   assert len(tinygrad_wino.stats.rewritten) == 1 and f"threads along {tiles} tiles" in tinygrad_wino.stats.rewritten[0]
+  assert rel_err(new, conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)) <= 2e-5
+
+@pytest.mark.parametrize("xs,kwargs", [((2, 16, 14, 14), dict(padding=1)), ((1, 8, 13, 30), dict(padding=(0, 2, 1, 0)))])
+def test_output_transform_over_whole_tiles_matches(xs, kwargs):
+  # on a CPU, an output size that 4 doesn't divide gets the output transform as a kernel over whole tiles; the partial tile's
+  # extra outputs must not reach the conv's output
+  rng = np.random.default_rng(0)
+  x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((12, xs[1], 3, 3)) / 5).astype(np.float32)
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"), Context(WINO_TILE=4): new = Tensor(x).conv2d(Tensor(w), **kwargs).numpy()
+  assert len(tinygrad_wino.stats.rewritten) == 1 and "output transform over whole tiles" in tinygrad_wino.stats.rewritten[0]
   assert rel_err(new, conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)) <= 2e-5

@@ -49,7 +49,7 @@ def test_debug_2_says_why_a_conv_is_kept(kwargs, wshape, why):
 def test_debug_2_names_the_rewrite():
   stdout = io.StringIO()
   with Context(DEBUG=2), contextlib.redirect_stdout(stdout): run_conv("new", XN, WN, padding=1)
-  assert "winograd: rewrote 2-D conv, spatial [10, 10], F(4,3), 1 reduced axes" in stdout.getvalue()
+  assert "winograd: rewrote 2-D conv, spatial [10, 10], F(2,3), 1 reduced axes; cost model (CPU" in stdout.getvalue()
 
 def test_zero_size_batch():
   with tinygrad_wino.using("new"): out = Tensor.empty(0, 4, 10, 10).conv2d(Tensor(WN), padding=1)

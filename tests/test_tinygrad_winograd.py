@@ -1,7 +1,7 @@
 # tinygrad's own winograd checks (test/test_winograd.py in the tinygrad repo, which the wheel doesn't ship), restated for
 # tinygrad 0.14 and run the way that file runs them: WINO=1 set through tinygrad's ContextVar, which the plugin maps to NEW.
-# Each runs twice: as WINO=1 runs it (the cost model keeps these small convs direct) and with every conv rewritten (WINO_COST=0),
-# where it also asserts that NEW fired.
+# Each runs twice: as WINO=1 runs it (every eligible conv rewritten, and NEW must have fired) and with the cost model
+# (WINO_COST=1), which keeps these small convs direct.
 import numpy as np
 import pytest
 import tinygrad_wino
@@ -10,7 +10,7 @@ from tinygrad.helpers import WINO
 
 pytestmark = pytest.mark.cost_model
 
-@pytest.fixture(params=[1, 0], ids=["cost_model", "every_conv"])
+@pytest.fixture(params=[0, 1], ids=["every_conv", "cost_model"])
 def wino(request):
   old = WINO.value
   WINO.value = 1
@@ -24,6 +24,12 @@ def test_close_to_direct(wino):
   test = conv(inp).realize()
   assert bool(tinygrad_wino.stats.rewritten) == (not wino), "WINO=1 must take NEW where the cost model lets it"
   np.testing.assert_allclose(cmp.numpy(), test.numpy(), atol=1e-5)
+
+def test_four_kernels(wino):
+  x, w = Tensor.rand(1, 4, 9, 9).realize(), Tensor.rand(4, 4, 3, 3).realize()
+  GlobalCounters.reset()
+  Tensor.conv2d(x, w).realize()
+  assert GlobalCounters.kernel_count == (1 if wino else 4)
 
 def test_counters(wino):
   IC, OC, X, Y = 4, 4, 9, 9

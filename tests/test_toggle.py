@@ -106,12 +106,12 @@ def run_script(env:dict[str, str]) -> subprocess.CompletedProcess:
                         capture_output=True, text=True, timeout=300, cwd="/")
 
 def test_autoload_wino_takes_new_without_import():
-  r = run_script({"WINO": "1", "WINO_COST": "0"})
+  r = run_script({"WINO": "1"})
   assert r.returncode == 0, r.stderr
   assert "plugin imported: True" in r.stdout and "winograd: rewrote 2-D conv" in r.stdout and "conv kernels: 4" in r.stdout
 
 def test_autoload_cost_model_keeps_a_tiny_conv_direct_and_says_so():
-  r = run_script({"WINO": "1"})
+  r = run_script({"WINO": "1", "WINO_COST": "1"})
   assert r.returncode == 0, r.stderr
   assert "plugin imported: True" in r.stdout and "winograd: kept a direct conv: cost model (CPU" in r.stdout and "conv kernels: 1" in r.stdout
 

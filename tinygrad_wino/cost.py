@@ -30,6 +30,8 @@ class Device:
   xhat_s: float          # per float32 XHAT element (half buffers: half of it)
   ghat_s: float          # per GHAT element
   out_s: float           # per output element
+  out_select_s: float    # per output element where each output selects its transform coefficients (no whole tiles)
+  copy_s: float          # per element of an elementwise copy
   serial_s: float        # per multiply-add of one output's reduce: direct conv's time on an output too small to fill the device
   def winograd_s(self, w:Work) -> float:
     scale = 0.5 if w.half else 1.0
@@ -42,13 +44,24 @@ class Device:
 # checks the choices against the sweeps committed in bench/results. Tiny kernels take 10-17 us each on the
 # H100; direct conv runs at 1-7 TMAC/s there (4 taken) or 75-100 ns per multiply-add of one output (80 taken), and at 7-18 GMAC/s
 # on the CPU (17 taken); MHAT runs at 7-10 (float32) and 17-23 (half) TMAC/s, 14 GMAC/s on the CPU.
-GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12, 80e-9)
-CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 14e9, 14e9, 4.7e-9, 0.45e-9, 3.2e-9, 0.0)
+GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12, 10e-12, 2e-12, 80e-9)
+CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 14e9, 14e9, 4.7e-9, 0.45e-9, 3.2e-9, 20e-9, 1.7e-9, 0.0)
 CPU_DEVICES = ("CPU", "CLANG", "LLVM")
 
 def device_class(device:str|tuple[str, ...]) -> Device:
   name = (device[0] if isinstance(device, tuple) else device).split(":")[0].upper()
   return CPU if name in CPU_DEVICES else GPU
+
+def larger_tile_pays(large:Work, small:Work, device:str|tuple[str, ...]) -> bool:
+  """Whether the larger winograd tile saves more than one kernel's fixed cost over the smaller one. Where it doesn't, the conv's
+  time is in fixed costs, and the smaller tile's accuracy comes free."""
+  dev = device_class(device)
+  return dev.winograd_s(large) + dev.kernel_s < dev.winograd_s(small)
+
+def tiled_output_pays(out:int, device:str|tuple[str, ...]) -> bool:
+  """Whether the output transform over whole tiles, a kernel of its own that the consumer reads, pays for that kernel and copy."""
+  dev = device_class(device)
+  return dev.kernel_s + out * (dev.out_s + dev.copy_s) < out * dev.out_select_s
 
 def decide(work:Work, device:str|tuple[str, ...]) -> tuple[bool, str]:
   """Whether winograd pays for this conv on `device`, and the estimate that says so."""

@@ -10,7 +10,7 @@ import functools, itertools, math, operator, warnings
 from fractions import Fraction
 from dataclasses import dataclass, field, replace
 from typing import Callable
-from tinygrad_wino.cost import GPU, Work, decide, device_class
+from tinygrad_wino.cost import GPU, Work, decide, device_class, larger_tile_pays, tiled_output_pays
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
@@ -184,7 +184,11 @@ def default_tile(conv:Conv) -> int:
   # the largest tile whose transform error stays well inside the dtype's own: F(6,3)'s float32 transforms cost ~1e-5 of max|out|,
   # invisible in a bfloat16 output (eps 4e-3), and in float64 they cost ~1e-14; float32 (F(6,3) would be 2x OLD's error) and half
   # (XHAT and GHAT stored in half: F(6,3) ~1.5e-2) keep F(4,3). Measured in bench/results/numerics-*.
-  return 6 if conv.act.dtype in (dtypes.bfloat16, dtypes.float64) else 4
+  if conv.act.dtype in (dtypes.bfloat16, dtypes.float64): return 6
+  # F(2,3)'s error is below direct conv's, F(4,3)'s 3-5x larger (fp32, bench/results/numerics-*); F(4,3) does 1.8x less work. A
+  # small conv, where that saves less than one kernel's fixed cost, takes F(2,3): its time is in the fixed costs either way.
+  # (tinygrad's test_ops checks convs of this size at atol 1e-6, which near-zero outputs meet at F(2,3)'s error, not F(4,3)'s.)
+  return 4 if larger_tile_pays(conv_work(conv, cook_toom(4)), conv_work(conv, cook_toom(2)), conv.red.device) else 2
 
 def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # XHAT and GHAT are computed in float32 and, for half inputs, stored in half: half the memory traffic, and the half x half ->
@@ -334,16 +338,28 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).bufferize(*ma, *mb, mn, mm, arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat), "phase 3 probe"
 
-  # output, folded into the consumer: At at row p % m of tile p // m, or G^T at row p for a weight gradient
-  o_flat = _flat_index(list(o_only), [_extent(r) for r in o_only])
-  n_flat = _flat_index([*x_only, *([] if wg else [p // w.m for p in conv.outs])], n_parts)
-  def mhat_at(a:tuple[int, ...]) -> UOp: return mhat.index(*[UOp.const(x) for x in a], *both, n_flat, o_flat)
-  rows = conv.outs if wg else tuple(p % w.m for p in conv.outs)
-  out = kron(mhat_at, (out_mat,)*n, rows, fdt)
+  o_sizes = [_extent(r) for r in o_only]
+  def out_at(rows:tuple[UOp, ...], b:tuple[UOp, ...], x:tuple[UOp, ...], o:tuple[UOp, ...], t:list[UOp]) -> UOp:
+    n_flat, o_flat = _flat_index([*x, *t], n_parts), _flat_index(list(o), o_sizes)
+    return kron(lambda a: mhat.index(*[UOp.const(v) for v in a], *b, n_flat, o_flat), (out_mat,)*n, rows, fdt)
+  # the output: At at row p % m of tile p // m (G^T at row p for a weight gradient). tinygrad splits a range p into (p // m, p % m),
+  # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
+  # alpha^n MHAT values itself. On a CPU that costs ~20 ns an output (10.4 ms at (8,256,256,14)); there a kernel of its own
+  # computes whole tiles (2.0 ms) into a buffer the consumer reads (0.7 ms), where the cost model says that pays. On the H100 the
+  # buffer cost more than it saved (at 14x14: 38 -> 55-67 us).
+  if not wg and any(s % w.m for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
+    tb, tx, to = ctx.copies(both), ctx.copies(x_only), ctx.copies(o_only)
+    tt = ctx.ranges([t for pair in zip([math.ceil(s / w.m) for s in sizes], [w.m]*n) for t in pair])
+    whole = out_at(tt[1::2], tb, tx, to, list(tt[0::2])).bufferize(*tb, *tx, *to, *tt, arg=opts)
+    out, whole_tiles = whole.index(*both, *x_only, *o_only, *[q for p in conv.outs for q in (p // w.m, p % w.m)]), True
+  else:
+    rows, tile_of = (conv.outs, []) if wg else (tuple(p % w.m for p in conv.outs), [p // w.m for p in conv.outs])
+    out, whole_tiles = out_at(rows, both, x_only, o_only, tile_of), False
   if not wg and (inside:=_padding_only_outputs(conv)) is not None: out = inside.where(out, UOp.const(0.0, fdt))
   out = out.cast(red.dtype)
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
   if threads_on_tiles: kind += f", threads along {tiles} tiles"
+  if whole_tiles: kind += ", output transform over whole tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
 def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:

@@ -17,8 +17,9 @@ WINO_OLD, WINO_TILE = ContextVar("WINO_OLD", 0), ContextVar("WINO_TILE", 0)
 WINO_PHASE = ContextVar("WINO_PHASE", 4)
 # a rewrite that fails leaves its conv direct with a warning; WINO_STRICT=1 raises instead
 WINO_STRICT = ContextVar("WINO_STRICT", 0)
-# WINO_COST=1 (the default) rewrites a conv only where the cost model (cost.py) expects winograd to pay; 0 rewrites every eligible one
-WINO_COST = ContextVar("WINO_COST", 1)
+# WINO=1 rewrites every eligible conv, as tinygrad's own WINO=1 does (its tests count winograd's kernels and ops on 4-channel
+# convs). WINO_COST=1 rewrites a conv only where the cost model (cost.py) expects winograd to be faster than direct conv.
+WINO_COST = ContextVar("WINO_COST", 0)
 
 def _flag(var:ContextVar) -> int:
   if isinstance(var.value, int) and str(int(var.value)) in FLAGS[var.key]: return int(var.value)
