@@ -10,7 +10,7 @@ import functools, itertools, math, operator, warnings
 from fractions import Fraction
 from dataclasses import dataclass, field, replace
 from typing import Callable
-from tinygrad_wino.cost import GPU, Work, decide, device_class, larger_tile_pays, tiled_output_pays
+from tinygrad_wino.cost import GPU, Work, SMALL_CONV_MACS, decide, device_class, tiled_output_pays
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
@@ -185,10 +185,9 @@ def default_tile(conv:Conv) -> int:
   # invisible in a bfloat16 output (eps 4e-3), and in float64 they cost ~1e-14; float32 (F(6,3) would be 2x OLD's error) and half
   # (XHAT and GHAT stored in half: F(6,3) ~1.5e-2) keep F(4,3). Measured in bench/results/numerics-*.
   if conv.act.dtype in (dtypes.bfloat16, dtypes.float64): return 6
-  # F(2,3)'s error is below direct conv's, F(4,3)'s 3-5x larger (fp32, bench/results/numerics-*); F(4,3) does 1.8x less work. A
-  # small conv, where that saves less than one kernel's fixed cost, takes F(2,3): its time is in the fixed costs either way.
-  # (tinygrad's test_ops checks convs of this size at atol 1e-6, which near-zero outputs meet at F(2,3)'s error, not F(4,3)'s.)
-  return 4 if larger_tile_pays(conv_work(conv, cook_toom(4)), conv_work(conv, cook_toom(2)), conv.red.device) else 2
+  # F(2,3)'s error is below direct conv's, F(4,3)'s 3-5x larger (fp32, bench/results/numerics-*), for 1.8x less work: a small conv
+  # takes F(2,3) (cost.SMALL_CONV_MACS says where that work is not worth the error)
+  return 2 if conv_work(conv, cook_toom(4)).direct_macs < SMALL_CONV_MACS else 4
 
 def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # XHAT and GHAT are computed in float32 and, for half inputs, stored in half: half the memory traffic, and the half x half ->
@@ -346,8 +345,9 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
   # alpha^n MHAT values itself. On a CPU that costs ~20 ns an output (10.4 ms at (8,256,256,14)); there a kernel of its own
   # computes whole tiles (2.0 ms) into a buffer the consumer reads (0.7 ms), where the cost model says that pays. On the H100 the
-  # buffer cost more than it saved (at 14x14: 38 -> 55-67 us).
-  if not wg and any(s % w.m for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
+  # buffer cost more than it saved (at 14x14: 38 -> 55-67 us). A size of at most 7 is spared: tinygrad's heuristic upcasts such an
+  # axis whole (codegen/opt/heuristic.py), which makes the rows constants too (at 7x7, 0.25 ms fused, 0.62 ms as whole tiles).
+  if not wg and any(s % w.m and s > 7 for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
     tb, tx, to = ctx.copies(both), ctx.copies(x_only), ctx.copies(o_only)
     tt = ctx.ranges([t for pair in zip([math.ceil(s / w.m) for s in sizes], [w.m]*n) for t in pair])
     whole = out_at(tt[1::2], tb, tx, to, list(tt[0::2])).bufferize(*tb, *tx, *to, *tt, arg=opts)
