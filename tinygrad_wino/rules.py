@@ -266,7 +266,7 @@ def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
     ctx.skip(red, f"the rewrite failed: {type(e).__name__}: {e}")
     return None
   ctx.outputs.add(out)
-  ctx.rewritten.append(f"{what}; {estimate}{'' if ctx.cost else ' (WINO_COST=0 rewrites every eligible conv)'}")
+  ctx.rewritten.append(f"{what}; {estimate}{'' if ctx.cost or pays else ' (WINO_COST=1 would keep direct conv)'}")
   if DEBUG >= 2: print(f"winograd: rewrote {ctx.rewritten[-1]}")
   return out
 
