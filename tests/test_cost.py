@@ -47,7 +47,7 @@ def test_a_conv_the_model_rewrites_matches_direct():
   assert rel_err(out, conv_ref(xn, wn, padding=1)) <= 2e-5
 
 def test_wino_cost_0_rewrites_every_eligible_conv_a_small_one_at_f23():
-  # F(4,3) would save this conv less than one kernel's fixed cost: it takes F(2,3), whose error is below direct conv's
+  # a conv under cost.SMALL_CONV_MACS multiply-adds takes F(2,3), whose error is below direct conv's
   with Context(WINO_COST=0): rewritten, skipped, _ = schedule_conv(1, 4, 4, 9)
   assert len(rewritten) == 1 and not skipped and "F(2,3)" in rewritten[0]
 
