@@ -49,7 +49,8 @@ CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 14e9, 14e9, 4.7e-9, 0.4
 CPU_DEVICES = ("CPU", "CLANG", "LLVM")
 
 # Below this many multiply-adds (direct conv's count) a conv takes F(2,3) rather than F(4,3). On the H100 such convs are
-# launch-bound: F(2,3) and F(4,3) measured within 1-3 us of each other at (1,16,16,32) to (4,16,16,30). On 2 CPU cores F(2,3) was
+# launch-bound (four kernels of 10-13 us): in a same-call A/B F(2,3) ran 0-2 us from F(4,3) at (1,16,16,32) and (4,16,16,30) and
+# up to 13 us slower at (1,32,32,16) (fp32 and fp16, 37-70 us in all). On 2 CPU cores F(2,3) was
 # as fast or faster at (1,16,16,18), (4,16,16,30) and a grouped (4,15,35,5): its transforms do 2 terms a row where F(4,3)'s do
 # 4-5. tinygrad's test_ops checks convs of this size against torch at atol 1e-6, which near-zero outputs meet at F(2,3)'s error
 # (below direct conv's) and miss at F(4,3)'s or OLD's (bench/tolerance.py). The cost model's own F(2,3) estimates are not used
