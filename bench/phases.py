@@ -205,24 +205,24 @@ def markdown(results:list[dict], meta:dict) -> str:
            "NEW/OLD | NEW/direct | first call NEW+cost/OLD | first call NEW/OLD | cost model |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for res in results:
-    d, o, wi, t = row(res, "direct"), row(res, "OLD"), row(res, "NEW"), res["torch"]
-    n = row(res, "NEW auto") or wi  # results made before the cost model had one NEW row
+    d, o, n, t = row(res, "direct"), row(res, "OLD"), row(res, "NEW"), res["torch"]
+    nc = row(res, "NEW auto") or n  # results made before the cost model had a row of its own
     k = lambda r: r and r["kernel_ms"]  # noqa: E731
     first = lambda r: None if r is None else (r["schedule_ms"] + r["compile_ms"])  # noqa: E731
-    choice = "" if n is None or n is wi else ("winograd" if n["rewrites"] else "direct")
-    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(d['kernel_ms'])} | {ms(k(o))} | {ms(k(n))} | {ms(k(wi))} | "
-                 f"{ms(t['kernel_ms'])} | {ratio(k(n), k(o))} | {ratio(k(n), d['kernel_ms'])} | {ratio(k(n), t['kernel_ms'])} | "
-                 f"{ratio(k(wi), k(o))} | {ratio(k(wi), d['kernel_ms'])} | {ratio(first(n), first(o))} | {ratio(first(wi), first(o))} | {choice} |")
+    choice = "" if nc is None or nc is n else ("winograd" if nc["rewrites"] else "direct")
+    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(d['kernel_ms'])} | {ms(k(o))} | {ms(k(nc))} | {ms(k(n))} | "
+                 f"{ms(t['kernel_ms'])} | {ratio(k(nc), k(o))} | {ratio(k(nc), d['kernel_ms'])} | {ratio(k(nc), t['kernel_ms'])} | "
+                 f"{ratio(k(n), k(o))} | {ratio(k(n), d['kernel_ms'])} | {ratio(first(nc), first(o))} | {ratio(first(n), first(o))} | {choice} |")
   lines += ["", "## The complete conv timed as shared/anchors does (kernel ms)", "",
             "Each call builds and realizes the conv under DEBUG=2 and sums the kernel times tinygrad reports; median of the calls. "
             "Between calls the device waits on Python (scheduling, the DEBUG lines), "
             "so short kernels can read longer here than back to back above.", "",
             "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW+cost | NEW+cost/OLD | NEW+cost/direct |", "|---|---|---|---|---|---|---|"]
   for res in results:
-    d, o, n = row(res, "direct"), row(res, "OLD"), row(res, "NEW auto") or row(res, "NEW")
+    d, o, nc = row(res, "direct"), row(res, "OLD"), row(res, "NEW auto") or row(res, "NEW")
     pc = lambda r: None if r is None else r.get("per_call_ms")  # noqa: E731
-    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(pc(d))} | {ms(pc(o))} | {ms(pc(n))} | "
-                 f"{ratio(pc(n), pc(o))} | {ratio(pc(n), pc(d))} |")
+    lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(pc(d))} | {ms(pc(o))} | {ms(pc(nc))} | "
+                 f"{ratio(pc(nc), pc(o))} | {ratio(pc(nc), pc(d))} |")
   for res in results:
     d = row(res, "direct")
     lines += ["", f"## {tuple(res['shape'])} {res['dtype'].split('.')[-1]}", "",

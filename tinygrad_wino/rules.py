@@ -192,8 +192,7 @@ def default_tile(conv:Conv) -> int:
 def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # XHAT and GHAT are computed in float32 and, for half inputs, stored in half (and MHAT, accumulated in float32): half the memory
   # traffic, and the half x half -> float matmul in MHAT gets tensor cores. The rounding costs accuracy (fp16 error ~4e-3 of
-  # max|out| instead of ~5e-4);
-  # bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers.
+  # max|out| instead of ~5e-4); bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers.
   return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half else fdt
 
 def _storage_scale(mat) -> Fraction:
@@ -375,6 +374,6 @@ def keep_conv_buffer(ctx:WinoContext, b:UOp) -> UOp|None:
 
 pm_winograd = PatternMatcher([(UPat(Ops.REDUCE, name="red"), winograd_conv), (UPat(Ops.STAGE, name="b"), keep_conv_buffer)])
 
-def new_context(sink:UOp, m:int, cost:bool=True, phase:int=4, strict:bool=False) -> WinoContext:
+def new_context(sink:UOp, m:int, cost:bool=False, phase:int=4, strict:bool=False) -> WinoContext:
   next_id = max((u.arg[0] for u in sink.toposort() if u.op is Ops.RANGE), default=-1) + 1
   return WinoContext(m, cost, itertools.count(next_id), _rewrite, phase, strict)
