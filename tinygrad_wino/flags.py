@@ -2,7 +2,7 @@
 import os
 
 FLAGS = {"WINO": ("0", "1"), "WINO_OLD": ("0", "1"), "WINO_TILE": ("0", "2", "4", "6"), "WINO_PHASE": ("1", "2", "3", "4"), "WINO_STRICT": ("0", "1"),
-         "WINO_COST": ("0", "1")}
+         "WINO_COST": ("0", "1"), "WINO_OPTS": ("0", "1")}
 
 def flag_error(name:str, value) -> ValueError:
   return ValueError(f"{name} must be one of {', '.join(FLAGS[name])}, got {value!r}")

@@ -2,10 +2,14 @@
 from typing import Callable
 import tinygrad.schedule as _schedule
 import tinygrad.schedule.rangeify as _rangeify
+import tinygrad.codegen.opt.heuristic as _heuristic
+import tinygrad.engine.worker as _worker
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
 from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, make_tuple, tqdm
 from tinygrad.codegen import to_program_cache
+from tinygrad.codegen.opt import Opt, OptOps, KernelOptError
+from tinygrad.codegen.opt.postrange import Scheduler
 from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec
 from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
@@ -13,7 +17,8 @@ from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
 
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "make_tuple", "BufferizeOpts", "UOp", "UPat", "Ops",
            "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads", "install_rangeify_pass", "install_schedule_cache_key",
-           "install_conv2d_wrapper", "unclone", "tqdm", "schedule", "compile_schedule", "run_kernels", "kernel_keys", "clear_caches"]
+           "install_conv2d_wrapper", "install_kernel_opts", "Opt", "OptOps", "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule",
+           "compile_schedule", "run_kernels", "kernel_keys", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -62,6 +67,23 @@ def unclone(u:UOp) -> UOp:
   upstream gradient (that of a mean or sum loss) into a buffer, which would hide its constness from the backward's graph."""
   if u.op is Ops.AFTER and len(u.src) == 2 and u.src[1].op is Ops.STORE and (v:=u.src[1].src[1]).device is None: return v
   return u
+
+def _init_worker_with_plugin() -> None:
+  # a parallel compile worker is a spawned process: importing the plugin there installs its kernel opts (install_kernel_opts)
+  import tinygrad_wino  # noqa: F401
+  _init_worker_original()
+_init_worker_original = getattr(_worker._init_worker, "__wrapped_by_wino__", _worker._init_worker)
+
+def install_kernel_opts(choose:Callable[[Scheduler], Scheduler|None]) -> None:
+  """Let `choose` optimize a kernel (BEAM=0, no opts given) before tinygrad's hand-coded heuristic does; it returns None to leave
+  the kernel to the heuristic."""
+  original = getattr(_heuristic.hand_coded_optimizations, "__wrapped_by_wino__", _heuristic.hand_coded_optimizations)
+  def hand_coded_optimizations(k:Scheduler) -> Scheduler: return ret if (ret:=choose(k)) is not None else original(k)
+  hand_coded_optimizations.__wrapped_by_wino__ = original  # type: ignore[attr-defined]
+  # postrange.apply_opts imports the heuristic from its module at call time; get_worker_pool reads _init_worker likewise
+  _heuristic.hand_coded_optimizations = hand_coded_optimizations
+  _init_worker_with_plugin.__wrapped_by_wino__ = _init_worker_original  # type: ignore[attr-defined]
+  _worker._init_worker = _init_worker_with_plugin
 
 def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
   # Tensor copies the mixin methods into its own class dict, so the method to wrap is Tensor's own

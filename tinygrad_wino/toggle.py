@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Iterator, Literal
 from tinygrad_wino.backward import conv2d_with_winograd_backward
 from tinygrad_wino.flags import FLAGS, flag_error
+from tinygrad_wino.opts import output_transform_opts
 from tinygrad_wino.rules import new_context, pm_winograd
-from tinygrad_wino.tg import Tensor, UOp, Context, ContextVar, WINO, graph_rewrite, make_tuple
-from tinygrad_wino.tg import install_conv2d_wrapper, install_rangeify_pass, install_schedule_cache_key
+from tinygrad_wino.tg import Tensor, UOp, Scheduler, Context, ContextVar, WINO, graph_rewrite, make_tuple
+from tinygrad_wino.tg import install_conv2d_wrapper, install_kernel_opts, install_rangeify_pass, install_schedule_cache_key
 
 Mode = Literal["new", "old"] | None
 # WINO_TILE: m of F(m,3), 2, 4 or 6; 0 (the default) picks per conv by dtype (rules.default_tile)
@@ -20,6 +21,8 @@ WINO_STRICT = ContextVar("WINO_STRICT", 0)
 # WINO=1 rewrites every eligible conv, as tinygrad's own WINO=1 does (its tests count winograd's kernels and ops on 4-channel
 # convs). WINO_COST=1 rewrites a conv only where the cost model (cost.py) expects winograd to be faster than direct conv.
 WINO_COST = ContextVar("WINO_COST", 0)
+# WINO_OPTS=0 leaves NEW's output-transform kernel to tinygrad's heuristic (opts.py). Compile workers read it from the environment
+WINO_OPTS = ContextVar("WINO_OPTS", 1)
 
 def _flag(var:ContextVar) -> int:
   if isinstance(var.value, int) and str(int(var.value)) in FLAGS[var.key]: return int(var.value)
@@ -64,6 +67,8 @@ def winograd_pass(sink:UOp) -> UOp:
   stats.skipped.extend(ctx.skipped.values())
   return ret
 
+def kernel_opts(k:Scheduler) -> Scheduler|None: return output_transform_opts(k) if _flag(WINO_OPTS) else None
+
 def schedule_key() -> tuple: return ("new", tile(), _flag(WINO_COST), _flag(WINO_PHASE)) if mode() == "new" else ()
 
 def _winograd_shaped(x:Tensor, weight:Tensor, stride, dilation) -> bool:
@@ -88,3 +93,4 @@ def install() -> None:
   install_rangeify_pass(winograd_pass)
   install_schedule_cache_key(schedule_key)
   install_conv2d_wrapper(wrap_conv2d)
+  install_kernel_opts(kernel_opts)
