@@ -20,6 +20,8 @@ INELIGIBLE = {
   "stride_1x2": lambda: X.conv2d(W3, stride=(1, 2), padding=1),
   "dilation_2": lambda: X.conv2d(W3, dilation=2, padding=2),
   "dilation_2x1": lambda: X.conv2d(W3, dilation=(2, 1), padding=1),
+  # every tap of the dilated kernel lands in the padding (tests/test_fuzz.py found it): the conv is 0
+  "dilation_2_all_padding": lambda: t(1, 1, 1, 5).conv2d(t(1, 1, 3, 3), dilation=2, padding=(0, 1, 1, 3)),
   "kernel_5x5": lambda: X.conv2d(t(5, 4, 5, 5), padding=2),
   "kernel_3x5": lambda: X.conv2d(t(5, 4, 3, 5), padding=1),
   "kernel_1x1": lambda: X.conv2d(t(5, 4, 1, 1)),

@@ -43,9 +43,10 @@ class Device:
 # measured before XHAT's threads ran along the tiles, so GPU winograd estimates err high) and on 2 CPU cores; tests/test_cost.py
 # checks the choices against the sweeps committed in bench/results. Tiny kernels take 10-17 us each on the
 # H100; direct conv runs at 1-7 TMAC/s there (4 taken) or 75-100 ns per multiply-add of one output (80 taken), and at 7-18 GMAC/s
-# on the CPU (17 taken); MHAT runs at 7-10 (float32) and 17-23 (half) TMAC/s, 14 GMAC/s on the CPU.
+# on the CPU (17 taken); MHAT runs at 7-10 (float32) and 17-23 (half) TMAC/s, and on the CPU at 26-41 GMAC/s with opts.py's
+# register blocking (30 taken; 14 with tinygrad's heuristic).
 GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12, 10e-12, 2e-12, 80e-9)
-CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 14e9, 14e9, 4.7e-9, 0.45e-9, 3.2e-9, 20e-9, 1.7e-9, 0.0)
+CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 30e9, 30e9, 4.7e-9, 0.45e-9, 3.2e-9, 20e-9, 1.7e-9, 0.0)
 CPU_DEVICES = ("CPU", "CLANG", "LLVM")
 
 # Below this many multiply-adds (direct conv's count) a conv takes F(2,3) rather than F(4,3). On the H100 such convs are

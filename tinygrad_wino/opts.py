@@ -4,6 +4,7 @@
 # whole tiles (the padded outputs are masked), UPCAST m makes the rows constants, and the threads run along output channels, as
 # MHAT's layout has them. The output kernel on the H100 (bench/results/h100-2026-11-24 -> -25, us): (32,256,256,14) fp32 35-37 ->
 # 24-26, fp16 35-37 -> 32; (8,512,512,7) fp16 18-22 -> 12-16; (32,128,128,28) fp32 35-39 -> 28-29; (64,64,64,112) fp16 336 -> 281.
+import math
 from collections import Counter
 from tinygrad_wino.tg import DEBUG, UOp, Ops, Opt, OptOps, KernelOptError, Scheduler
 
@@ -57,4 +58,45 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
     if t:=next((t for t in CHANNEL_THREADS if (chans[0].vmax + 1) % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, chans[0]), t))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
+  return k
+
+# MHAT on a CPU: a batched matmul C[b, n, m] = sum_k X[b, k, n] * G[b, m, k], with NEW's layouts (rules._rewrite: XHAT's tiles
+# innermost, GHAT's input channels, MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4; an 8x8 block
+# of outputs per thread (X's 8 contiguous n as one vector, G's 8 m broadcast) with k unrolled by 8 ran 2-3x faster on a 2-core
+# AVX-512 CPU: MHAT (8,256,256,14) 22.1 -> 7.4 ms, (4,512,512,7) 11.1 -> 4.1, (8,64,64,56) 16.4 -> 5.6, (8,128,128,28) 16.2 -> 6.1
+# (against n8 m8 k4: 7.9, 4.7, 7.3, 6.2; n8 m16, n4 m8, n8 m4 slower still).
+MHAT_BLOCK, MHAT_UNROLL, CPU_THREADS = (8, 4, 2), (8, 4, 2), (32, 16, 12, 8, 6, 4, 3, 2)
+ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
+
+def _unit(index:UOp) -> set[UOp]: return {u for u in index.src[1].get_idx().split_uop(Ops.ADD) if u.op is Ops.RANGE}
+
+def _load(u:UOp) -> UOp|None:
+  while u.op is Ops.CAST: u = u.src[0]
+  return u if u.op is Ops.INDEX else None
+
+def mhat_opts(k:Scheduler) -> Scheduler|None:
+  """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads); None for any other kernel."""
+  if k.ren.has_local or k.applied_opts or len(reds:=k.reduceops) != 1 or reds[0].arg[0] is not Ops.ADD or len(reds[0].src) != 2: return None
+  if (mul:=reds[0].src[0]).op is Ops.CAST: mul = mul.src[0]
+  stores = [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
+  if mul.op is not Ops.MUL or len(stores) != 1 or None in (loads:=[_load(s) for s in mul.src]): return None
+  kr, (out_unit, *load_units) = reds[0].src[1], [_unit(i) for i in (stores[0], *loads)]
+  # G is the load with the output's unit-stride range m, X the other; k is G's unit range, n X's
+  if len(out_unit) != 1 or ((m:=next(iter(out_unit))) in loads[0].ranges) == (m in loads[1].ranges): return None
+  (x, xu), (g, gu) = sorted(zip(loads, load_units), key=lambda p: m in p[0].ranges)
+  if kr not in gu or len(xu) != 1 or (n:=next(iter(xu))) in g.ranges or n is kr or m in x.ranges: return None
+  # the batch: the alpha^n tile positions first (groups after them), in all three
+  if not (batch:=[r for r in k.rngs if r not in (m, n, kr)]) or any(r not in x.ranges or r not in g.ranges for r in batch): return None
+  if int(batch[0].vmax + 1) not in ALPHA_POWERS: return None
+  k = k.copy()
+  try:
+    for r in (n, m):
+      if b:=next((b for b in MHAT_BLOCK if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
+    if u:=next((u for u in MHAT_UNROLL if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
+    # threads over the tile positions, with tinygrad's own bound of about 128K operations a thread
+    most = min(k.ren.global_max[0], math.prod(int(s) for s in k.full_shape) >> 17)
+    if k.ren.has_threads and (t:=next((t for t in CPU_THREADS if t <= most and (batch[0].vmax + 1) % t == 0), None)):
+      k.apply_opt(Opt(OptOps.THREAD, _axis(k, batch[0]), t))
+  except KernelOptError: return None
+  if DEBUG >= 3: print(f"winograd: MHAT opts {k.applied_opts}")
   return k

@@ -113,6 +113,8 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   # the Conv, or why this conv-like reduce (act reads output+kernel sums) is left alone, or None if it is not conv-like
   if not (pairs:=_tap_pairs(act, reduce_rngs)): return "a strided or dilated kernel axis" if any(_strided_tap(act, k) for k in reduce_rngs) else None
   outs, taps = tuple(o for o, _ in pairs), tuple(k for _, k in pairs)
+  # every tap in the padding (a dilated kernel can skip the only input row): the conv is 0, whatever its kernel looks like
+  if (a:=simplify_loads(act)).op is Ops.CONST and a.arg == 0: return "the input is 0 at every tap"
   if len(pairs) > 3: return f"{len(pairs)} spatial dims, at most 3"
   if any(_size(r) is None for r in outs + taps): return "a symbolic spatial size"
   if not dtypes.is_float(red.dtype) or not all(dtypes.is_float(s.dtype) for s in (act, other)): return f"dtype {red.dtype}, not a float"
