@@ -5,7 +5,7 @@ the heuristic's result as a markdown table.
 
   python bench/mhat_opts.py [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--out bench/results/cpu-mhat-opts-<date>.md]
 """
-import argparse, datetime, os, re, statistics, sys, time
+import argparse, datetime, os, statistics, sys, time
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
 import numpy as np
 import tinygrad_wino
@@ -39,7 +39,7 @@ def measure(x:Tensor, w:Tensor, runs:int) -> tuple[float, float, float, np.ndarr
     compile_s = time.perf_counter() - t0
   tg.run_kernels(compiled, var_vals)
   times = [tg.run_kernels(compiled, var_vals) for _ in range(runs)]
-  mhat = next(i for i, (name, _) in enumerate(times[0]) if re.sub(r"\x1b\[[0-9;]*m", "", name).startswith("r_"))
+  mhat = next(i for i, (name, _) in enumerate(times[0]) if name.startswith("r_"))
   return (statistics.median(t[mhat][1] for t in times) * 1e3, statistics.median(sum(s for _, s in t) for t in times) * 1e3, compile_s * 1e3,
           out.numpy())
 

@@ -45,7 +45,7 @@ if not ARGS.beam: os.environ["PARALLEL"] = "0"
 import numpy as np  # noqa: E402
 import tinygrad_wino  # noqa: E402
 from tinygrad import Tensor, Device, Context, GlobalCounters, dtypes  # noqa: E402
-from tinygrad.helpers import ansistrip, flat_to_grouped, flatten, resolve_pool_pads  # noqa: E402
+from tinygrad.helpers import flat_to_grouped, flatten, resolve_pool_pads  # noqa: E402
 from tinygrad_wino.matrices import cook_toom  # noqa: E402
 from tinygrad_wino.tg import clear_caches, compile_schedule, kernel_keys, run_kernels, schedule, tqdm  # noqa: E402
 
@@ -103,7 +103,7 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
   for _ in range(ARGS.warmup): run_kernels(compiled, var_vals)
   runs = [run_kernels(compiled, var_vals) for _ in range(ARGS.runs)]
   return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, keys=kernel_keys(linear),
-              names=[ansistrip(n) for n, _ in runs[0]], runs=[[t for _, t in r] for r in runs], rewrites=rewrites, outputs=outs)
+              names=[n for n, _ in runs[0]], runs=[[t for _, t in r] for r in runs], rewrites=rewrites, outputs=outs)
 
 def per_call_ms(impl, x:Tensor, w:Tensor) -> float:
   """The complete conv timed the way shared/anchors/measure_anchors.py does: build and realize the conv on every call under

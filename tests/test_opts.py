@@ -1,7 +1,6 @@
 # The kernel opts of opts.py: tile-aligned opts for NEW's output transform on a GPU (tinygrad's PYTHON device emulates one with
 # local threads), register blocking for NEW's MHAT on a CPU. Each must fire on NEW's kernel, keep the result, and leave every
 # other kernel, OLD's included, to tinygrad's heuristic: OLD's timings are the baseline.
-import re
 import numpy as np
 import pytest
 import tinygrad_wino
@@ -22,7 +21,7 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
     out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), Tensor(b.astype(np.float32), device="PYTHON") if epilogue else None, **kwargs)
     if epilogue: out = out.relu()
     linear, var_vals = tg.schedule(out)
-    names = [re.sub(r"\x1b\[[0-9;]*m", "", n) for n, _ in tg.run_kernels(tg.compile_schedule(linear), var_vals)]
+    names = [n for n, _ in tg.run_kernels(tg.compile_schedule(linear), var_vals)]
   assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith("_4_4"), names
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)

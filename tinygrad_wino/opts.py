@@ -14,6 +14,10 @@ M, ALPHA = 4, 6  # F(4,3), the tile measured; F(2,3)'s small convs are launch-bo
 CHANNEL_THREADS = (16, 8, 4, 2)
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
+def _stores(k:Scheduler) -> list[UOp]: return [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
+def _unit(index:UOp) -> set[UOp]:
+  """The ranges an INDEX reads at stride 1."""
+  return {u for u in index.src[1].get_idx().split_uop(Ops.ADD) if u.op is Ops.RANGE}
 
 def _tile(k:Scheduler, dim:list[UOp]) -> None:
   """UPCAST one output dim by whole tiles: dim is its range, or the pair (outer, inner) tinygrad split it into."""
@@ -42,7 +46,7 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Tile-aligned opts for an elementwise GPU kernel that reads one buffer (MHAT) at ALPHA^2 places by the tiles of its two
   innermost output dims; None for any other kernel, or where an opt doesn't apply."""
   if not k.ren.has_local or k.reduceop is not None or k.applied_opts: return None
-  reads, stores = Counter(b.src[0] for b in k.bufs), {s.src[0].src[0] for s in k.ast.toposort() if s.op is Ops.STORE}
+  reads, stores = Counter(b.src[0] for b in k.bufs), {s.src[0] for s in _stores(k)}
   loads = {buf: n for buf, n in reads.items() if buf not in stores}
   # MHAT, and at most a bias or a residual besides (an epilogue fused after the conv)
   if (mhat:=next((buf for buf, n in loads.items() if n == ALPHA ** 2), None)) is None or any(n > 2 for b, n in loads.items() if b is not mhat):
@@ -52,8 +56,7 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
   spatial = [sorted(d, key=lambda r: r.arg[:-1]) for d in list(dims.values())[-2:]]
   if len(dims) < 3 or any(len(d) > 2 for d in spatial) or len(chans:=list(dims.values())[-3]) != 1: return None
   # NEW's MHAT layout has the output channels innermost (rules._rewrite); OLD's output kernel reads by tiles too, tiles innermost
-  mhat_idx = [b.src[1].get_idx() for b in k.bufs if b.src[0] is mhat]
-  if not all(chans[0] in idx.split_uop(Ops.ADD) and all(_tile_index(idx, d) for d in spatial) for idx in mhat_idx): return None
+  if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
   k = k.copy()
   try:
     for dim in spatial: _tile(k, dim)
@@ -70,8 +73,6 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 MHAT_BLOCK, MHAT_UNROLL, CPU_THREADS = (8, 4, 2), (8, 4, 2), (32, 16, 12, 8, 6, 4, 3, 2)
 ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
 
-def _unit(index:UOp) -> set[UOp]: return {u for u in index.src[1].get_idx().split_uop(Ops.ADD) if u.op is Ops.RANGE}
-
 def _load(u:UOp) -> UOp|None:
   while u.op is Ops.CAST: u = u.src[0]
   return u if u.op is Ops.INDEX else None
@@ -80,7 +81,7 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
   """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads); None for any other kernel."""
   if k.ren.has_local or k.applied_opts or len(reds:=k.reduceops) != 1 or reds[0].arg[0] is not Ops.ADD or len(reds[0].src) != 2: return None
   if (mul:=reds[0].src[0]).op is Ops.CAST: mul = mul.src[0]
-  stores = [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
+  stores = _stores(k)
   if mul.op is not Ops.MUL or len(stores) != 1 or None in (loads:=[_load(s) for s in mul.src]): return None
   kr, (out_unit, *load_units) = reds[0].src[1], [_unit(i) for i in (stores[0], *loads)]
   # G is the load with the output's unit-stride range m, X the other; k is G's unit range, n X's

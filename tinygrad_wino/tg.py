@@ -6,7 +6,7 @@ import tinygrad.codegen.opt.heuristic as _heuristic
 import tinygrad.engine.worker as _worker
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
-from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, make_tuple, tqdm
+from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, ansistrip, make_tuple, tqdm
 from tinygrad.codegen import to_program_cache
 from tinygrad.codegen.opt import Opt, OptOps, KernelOptError
 from tinygrad.codegen.opt.postrange import Scheduler
@@ -99,11 +99,11 @@ def compile_schedule(linear:UOp) -> UOp: return link_linear(compile_linear(linea
 def kernel_keys(linear:UOp) -> list[bytes]: return [c.src[0].key for c in linear.src if c.op is Ops.CALL and c.src[0].op is Ops.SINK]
 
 def run_kernels(compiled:UOp, var_vals:dict[str, int]) -> list[tuple[str, float]]:
-  """Run a compiled schedule once, each kernel synchronized: (name, seconds by the runtime's timer) per kernel."""
+  """Run a compiled schedule once, each kernel synchronized: (name without colors, seconds by the runtime's timer) per kernel."""
   ctx, ret = ExecContext(var_vals, update_stats=False, wait=True), []
   for call in compiled.src:
     ets = pm_exec.rewrite(call, ctx)
-    if call.src[0].op is Ops.PROGRAM: ret.append((call.src[0].arg.name, sum(et for et in ets if et is not None)))
+    if call.src[0].op is Ops.PROGRAM: ret.append((ansistrip(call.src[0].arg.name), sum(et for et in ets if et is not None)))
   return ret
 
 def clear_caches() -> None:
