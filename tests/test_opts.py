@@ -1,6 +1,8 @@
-# The kernel opts of opts.py: tile-aligned opts for NEW's output transform on a GPU (tinygrad's PYTHON device emulates one with
-# local threads), register blocking for NEW's MHAT on a CPU. Each must fire on NEW's kernel, keep the result, and leave every
-# other kernel, OLD's included, to tinygrad's heuristic: OLD's timings are the baseline.
+# The kernel opts of opts.py: on a GPU (tinygrad's PYTHON device emulates one with local threads) threads along XHAT's tiles,
+# tensor-core blocks for MHAT and tile-aligned opts for the output transform; register blocking for NEW's MHAT on a CPU. Each
+# must fire on NEW's kernel, keep the result, and leave every other kernel, OLD's included, to tinygrad's heuristic: OLD's
+# timings are the baseline.
+import json, os, pathlib, subprocess, sys
 import numpy as np
 import pytest
 import tinygrad_wino
@@ -27,30 +29,11 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
   if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
   assert rel_err(out.numpy(), ref) <= 2e-5
 
-def test_output_transform_opts_touch_only_news_output_kernel():
-  # the tile-aligned opts recognize NEW's output kernel by its reads; XHAT (OLD's too) also reads one buffer at 36 places, and
-  # OLD's output kernel reads by tiles as well: tinygrad's heuristic must keep optimizing those, OLD's timings are the baseline.
-  # WINO_OPTS=0 turns the opts off. PARALLEL=0 compiles here, where the spy is
-  hits: list[tuple[str, int, tuple[int, ...]]] = []
-  def spy(k):
-    if (ret:=toggle.kernel_opts(k)) is not None: hits.append((mode, on, tuple(int(r.vmax + 1) for r in k.rngs)))
-    return ret
-  tg.install_kernel_opts(spy)
-  try:
-    for mode, on in (("new", 1), ("old", 1), ("new", 0)):
-      for xs in ((2, 8, 14, 14), (1, 64, 112, 112), (3, 8, 28, 28)):
-        with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=on, PARALLEL=0, CACHELEVEL=0):
-          tg.clear_caches()
-          x, w = Tensor.empty(*xs, device="PYTHON"), Tensor.empty(xs[1], xs[1], 3, 3, device="PYTHON")
-          tg.compile_schedule(tg.schedule(x.conv2d(w, padding=1))[0])
-  finally: tg.install_kernel_opts(toggle.kernel_opts)
-  assert hits == [("new", 1, (2, 8, 14, 14)), ("new", 1, (64, 28, 4, 28, 4)), ("new", 1, (3, 8, 7, 4, 7, 4))], hits
-
-def _opts_hits(cases, modes=("new", "old", None), opts=1) -> list[tuple]:
-  """(mode, case) for each kernel that opts.py optimized, compiling here (PARALLEL=0), where the spy is."""
+def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None) -> list[tuple]:
+  """(mode, case, which of opts.py's opts) for each kernel that opts.py optimized, compiling here (PARALLEL=0), where the spy is."""
   hits: list[tuple] = []
   def spy(k):
-    if (ret:=toggle.kernel_opts(k)) is not None: hits.append((mode, name))
+    if (ret:=toggle.kernel_opts(k)) is not None: hits.append((mode, name, next(f.__name__ for f in toggle.KERNEL_OPTS if f(k) is not None)))
     return ret
   tg.install_kernel_opts(spy)
   try:
@@ -58,24 +41,50 @@ def _opts_hits(cases, modes=("new", "old", None), opts=1) -> list[tuple]:
       for name, make in cases:
         with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
           tg.clear_caches()
-          tg.compile_schedule(tg.schedule(*make())[0])
+          tg.compile_schedule(tg.schedule(*make(device))[0])
   finally: tg.install_kernel_opts(toggle.kernel_opts)
   return hits
 
-def _conv_and_grads():
-  x, w = Tensor.empty(4, 32, 16, 16), Tensor.empty(32, 32, 3, 3)
+def _conv(xs, dtype=None):
+  return lambda device: [Tensor.empty(*xs, dtype=dtype, device=device).conv2d(Tensor.empty(xs[1], xs[1], 3, 3, dtype=dtype, device=device),
+                                                                              padding=1)]
+
+GPU_CASES = [("14x14", _conv((2, 8, 14, 14))), ("112x112 batch 1", _conv((1, 64, 112, 112))), ("28x28", _conv((3, 8, 28, 28)))]
+
+def test_gpu_opts_touch_only_news_kernels():
+  # the output transform's opts recognize NEW's output kernel by its reads, XHAT's by its layout; XHAT (OLD's too) also reads
+  # one buffer at 36 places, and OLD's output kernel reads by tiles as well: tinygrad's heuristic must keep optimizing OLD's
+  # kernels, OLD's timings are the baseline. A row of 4 tiles (14x14) and a conv of batch 1 keep the heuristic's XHAT
+  assert _opts_hits(GPU_CASES, ("new", "old"), device="PYTHON") == [
+    ("new", "14x14", "output_transform_opts"), ("new", "112x112 batch 1", "output_transform_opts"),
+    ("new", "28x28", "xhat_opts"), ("new", "28x28", "output_transform_opts")]
+  assert _opts_hits(GPU_CASES, ("new",), opts=0, device="PYTHON") == []
+
+def test_gpu_xhat_threads_along_tiles():
+  # XHAT with threads along the tiles and two tiles a thread (xhat_opts): the opts fired and the conv stays right
+  rng = np.random.default_rng(0)
+  x, w = rng.standard_normal((2, 6, 30, 64)).astype(np.float32), (rng.standard_normal((8, 6, 3, 3)) / 5).astype(np.float32)
+  hits = _opts_hits([("conv", lambda device: [Tensor(x, device=device).conv2d(Tensor(w, device=device), padding=1)])], ("new",), device="PYTHON")
+  assert ("new", "conv", "xhat_opts") in hits, hits
+  with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
+    tg.clear_caches()
+    out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), padding=1).numpy()
+  assert rel_err(out, conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
+
+def _conv_and_grads(device=None):
+  x, w = Tensor.empty(4, 32, 16, 16, device=device), Tensor.empty(32, 32, 3, 3, device=device)
   x.requires_grad = w.requires_grad = True
   return x.conv2d(w, padding=1).square().sum().gradient(x, w)
 
-CPU_CASES = [("conv", lambda: [Tensor.empty(8, 64, 14, 14).conv2d(Tensor.empty(64, 64, 3, 3), padding=1)]),
-             ("conv1d", lambda: [Tensor.empty(4, 32, 64).conv2d(Tensor.empty(32, 32, 3), padding=1)]),
+CPU_CASES = [("conv", _conv((8, 64, 14, 14))),
+             ("conv1d", lambda device: [Tensor.empty(4, 32, 64).conv2d(Tensor.empty(32, 32, 3), padding=1)]),
              ("grads", _conv_and_grads),
-             ("linear", lambda: [nn.Linear(256, 512)(Tensor.empty(64, 256))]),
-             ("batched matmul", lambda: [Tensor.empty(36, 128, 256) @ Tensor.empty(36, 256, 256)])]
+             ("linear", lambda device: [nn.Linear(256, 512)(Tensor.empty(64, 256))]),
+             ("batched matmul", lambda device: [Tensor.empty(36, 128, 256) @ Tensor.empty(36, 256, 256)])]
 
 def test_mhat_opts_touch_only_news_mhat_kernel():
   # on the CPU, NEW's MHAT gets register-blocked opts; OLD's MHAT, a Linear and a batched matmul keep tinygrad's heuristic
-  assert _opts_hits(CPU_CASES) == [("new", "conv"), ("new", "conv1d"), ("new", "grads")]
+  assert _opts_hits(CPU_CASES) == [("new", "conv", "mhat_opts"), ("new", "conv1d", "mhat_opts"), ("new", "grads", "mhat_opts")]
   assert _opts_hits(CPU_CASES, ("new",), opts=0) == []
 
 @pytest.mark.parametrize("xs,ws,kwargs", [((3, 24, 13, 11), (16, 24, 3, 3), dict(padding=1)), ((2, 40, 9), (24, 40, 3), dict(padding=2)),
@@ -91,3 +100,25 @@ def test_mhat_opts_match(xs, ws, kwargs):
       outs.append(Tensor(x).conv2d(Tensor(w), **kwargs).numpy())
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
+
+TC_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from tinygrad import Tensor, dtypes
+from test_opts import _opts_hits, _conv
+half = lambda *s: Tensor.empty(*s, dtype=dtypes.half)
+cases = [("conv", _conv((2, 32, 14, 14), dtypes.half)), ("batched matmul", lambda device: [half(36, 64, 128) @ half(36, 128, 64)]),
+         ("transposed batched matmul", lambda device: [half(36, 128, 64).transpose(1, 2) @ half(36, 64, 128).transpose(1, 2)])]
+print(json.dumps(_opts_hits(cases, ("new", "old"))))
+"""
+
+def test_gpu_tensor_core_opts_touch_only_news_mhat_kernel():
+  # on a GPU with tensor cores (tinygrad's PYTHON device emulating an sm_80, chosen by DEV: a subprocess), NEW's half MHAT gets
+  # tensor-core opts with a bigger block of output channels a warp (mhat_tensor_core_opts); OLD's MHAT and a batched matmul keep
+  # tinygrad's heuristic. A batched matmul with MHAT's layouts and a batch of 36 can't be told from MHAT: it gets the opts too
+  r = subprocess.run([sys.executable, "-c", TC_SCRIPT, str(pathlib.Path(__file__).parent)], capture_output=True, text=True, timeout=600,
+                     env=os.environ | {"DEV": "PYTHON::sm_80"})
+  assert r.returncode == 0, r.stderr
+  assert json.loads(r.stdout.splitlines()[-1]) == [["new", "conv", "mhat_tensor_core_opts"], ["new", "conv", "output_transform_opts"],
+                                                   ["new", "transposed batched matmul", "mhat_tensor_core_opts"],
+                                                   ["old", "transposed batched matmul", "mhat_tensor_core_opts"]]

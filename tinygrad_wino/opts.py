@@ -1,23 +1,33 @@
-# Kernel opts for NEW's kernels where tinygrad's hand-coded heuristic picks poorly; toggle.kernel_opts runs them ahead of it.
+# Kernel opts for NEW's kernels where tinygrad's hand-coded heuristic picks poorly; toggle.kernel_opts runs them ahead of it. On a
+# GPU: XHAT's threads along its tiles, MHAT's tensor-core blocks, the output transform over whole tiles; on a CPU: MHAT's register
+# blocks. Each recognizes its kernel by structure (layouts, reads) and returns None for any other, OLD's kernels included.
 #
 # The output transform where it is fused into the conv's consumer on a GPU (rules._rewrite): each thread computes whole m x m
 # tiles. tinygrad's heuristic upcasts the output 2x2 (or a 7 whole), so where m doesn't divide an output size each output selects
 # its At coefficients and the threads of a tile reread its alpha^2 MHAT values. PADTO rounds such a size up to whole tiles (the
 # padded outputs are masked), UPCAST m makes the rows constants, and the threads run along output channels, as MHAT's layout has
-# them. The output kernel on the H100 (bench/results/h100-2026-11-24 -> -25, us): (32,256,256,14) fp32 35-37 -> 24-26, fp16
-# 35-37 -> 32; (8,512,512,7) fp16 18-22 -> 12-16; (32,128,128,28) fp32 35-39 -> 28-29; (64,64,64,112) fp16 336 -> 281.
+# them. The output kernel on the H100 (bench/results/h100-2026-11-24 -> the previous commit's -25, us): (32,256,256,14) fp32 35-37
+# -> 24-26, fp16 35-37 -> 32; (8,512,512,7) fp16 18-22 -> 12-16; (32,128,128,28) fp32 35-39 -> 28-29; (64,64,64,112) fp16 336 ->
+# 281. Two channels a thread where MHAT is half (4-byte reads). bench/opts_search.py --kernel output on the H100
+# (bench/results/h100-opts-search-2026-11-25.md, fp16, heuristic -> these opts, us): (32,256,256,14) 37-40 -> 24-25,
+# (8,512,512,7) 18-22 -> 13-15, (32,128,128,28) 30 -> 26-27, (64,64,64,112) 338-340 -> 270-275.
 import math
 from collections import Counter
-from tinygrad_wino.tg import DEBUG, UOp, Ops, Opt, OptOps, KernelOptError, Scheduler
+from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, KernelOptError, Scheduler
 
 M, ALPHA = 4, 6  # F(4,3), the tile measured; F(2,3)'s small convs are launch-bound and F(6,3)'s bfloat16/float64 ones rare
 CHANNEL_THREADS = (16, 8, 4, 2)
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
 def _stores(k:Scheduler) -> list[UOp]: return [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
-def _unit(index:UOp) -> set[UOp]:
-  """The ranges an INDEX reads at stride 1."""
-  return {u for u in index.src[1].get_idx().split_uop(Ops.ADD) if u.op is Ops.RANGE}
+def _strides(index:UOp) -> dict[UOp, int]:
+  """The ranges an INDEX reads at a constant stride, and their strides."""
+  ret: dict[UOp, int] = {}
+  for u in index.src[1].get_idx().split_uop(Ops.ADD):
+    if u.op is Ops.RANGE: ret[u] = 1
+    elif u.op is Ops.MUL and u.src[0].op is Ops.RANGE and u.src[1].op is Ops.CONST: ret[u.src[0]] = int(u.src[1].arg)
+  return ret
+def _unit(index:UOp) -> set[UOp]: return {r for r, s in _strides(index).items() if s == 1}
 
 def _tile(k:Scheduler, dim:list[UOp]) -> None:
   """UPCAST one output dim by whole tiles: dim is its range, or the pair (outer, inner) tinygrad split it into."""
@@ -42,9 +52,10 @@ def _tile_index(idx:UOp, dim:list[UOp]) -> bool:
     return any(u.op in (Ops.CDIV, Ops.FLOORDIV) and u.src[0] is dim[0] and u.src[1].op is Ops.CONST and u.src[1].arg == M for u in idx.toposort())
   return dim[0] in idx.ranges and dim[1] not in idx.ranges
 
-def output_transform_opts(k:Scheduler) -> Scheduler|None:
-  """Tile-aligned opts for an elementwise GPU kernel that reads one buffer (MHAT) at ALPHA^2 places by the tiles of its two
-  innermost output dims; None for any other kernel, or where an opt doesn't apply."""
+def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
+  """NEW's output transform fused into the conv's consumer on a GPU: an elementwise kernel that reads one buffer (MHAT) at
+  ALPHA^2 places by the tiles of its two innermost output dims. Those dims (a range, or the two tinygrad split it into), the
+  output channels and MHAT's buffer; None for any other kernel."""
   if not k.ren.has_local or k.reduceop is not None or k.applied_opts: return None
   reads, stores = Counter(b.src[0] for b in k.bufs), {s.src[0] for s in _stores(k)}
   loads = {buf: n for buf, n in reads.items() if buf not in stores}
@@ -57,12 +68,62 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
   if len(dims) < 3 or any(len(d) > 2 for d in spatial) or len(chans:=list(dims.values())[-3]) != 1: return None
   # NEW's MHAT layout has the output channels innermost (rules._rewrite); OLD's output kernel reads by tiles too, tiles innermost
   if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
+  return spatial, chans[0], mhat
+
+def output_transform_opts(k:Scheduler) -> Scheduler|None:
+  """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
+  if (found:=_output(k)) is None: return None
+  spatial, c, mhat = found
   k = k.copy()
   try:
     for dim in spatial: _tile(k, dim)
-    if t:=next((t for t in CHANNEL_THREADS if (chans[0].vmax + 1) % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, chans[0]), t))
+    # half MHAT: two channels a thread, each read a 4-byte vector
+    size = int(c.vmax + 1)
+    if mhat.dtype.itemsize == 2 and size % 2 == 0: c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), 2))[0], size // 2
+    if t:=next((t for t in CHANNEL_THREADS if size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, c), t))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
+  return k
+
+# The input transform on a GPU (rules._rewrite, threads_on_tiles): XHAT's layout has the tiles innermost, so its stores coalesce
+# where threads run along the tile axis. tinygrad's heuristic put 16 threads of a block on channels at (64,64,64,112) fp16, where
+# XHAT took 0.69-0.75 ms, more than half of NEW's conv. Two adjacent tiles a thread (a 4-byte store of two halves), 16 or 8
+# threads along the tiles and 2 along channels. bench/opts_search.py --kernel xhat on the H100
+# (bench/results/h100-opts-search-2026-11-25.md, heuristic -> these opts, us): (64,64,64,112) fp16 736 -> 149-151, fp32 343 ->
+# 283; (8,64,64,56) fp16 20-23 -> 14-17; (32,128,128,28) fp16 43-46 -> 40-43, fp32 26.7 -> 28.0 (the one loss, inside this
+# machine's drift between rows). A row of fewer than 8 tiles (14x14) keeps the heuristic.
+XHAT_THREADS = (16, 8)
+
+def _xhat(k:Scheduler) -> tuple[list[UOp], UOp, UOp]|None:
+  """NEW's input transform on a GPU: its alpha^n position ranges, its tiles' range (stored at stride 1) and its channels'; None
+  for any other kernel."""
+  if not k.ren.has_local or k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
+  if len(reads:=Counter(b.src[0] for b in k.bufs if b.src[0] is not stores[0].src[0])) != 1: return None
+  loads = [b for b in k.bufs if b.src[0] in reads]
+  # the alpha^n positions are the stored ranges that no load reads (kron sums over the tile's inputs)
+  alpha = [r for r in k.rngs if r in stores[0].ranges and not any(r in b.ranges for b in loads)]
+  if not alpha or any(r.vmax + 1 != ALPHA for r in alpha) or reads[loads[0].src[0]] != ALPHA ** len(alpha): return None
+  # stored tiles innermost and channels outside batch, where the input has batch outside channels; OLD's XHAT keeps batch outside
+  # in both (a conv of batch 1 can't be told from OLD's: the heuristic keeps it)
+  out, act = _strides(stores[0]), _strides(loads[0])
+  rest = sorted((r for r in out if r not in alpha), key=out.__getitem__)
+  if len(rest) < 3 or out[rest[0]] != 1 or not (shared:=[r for r in rest if r in act]) or max(shared, key=act.__getitem__) is rest[-1]: return None
+  return alpha, rest[0], rest[-1]
+
+def xhat_opts(k:Scheduler) -> Scheduler|None:
+  """Threads along the tiles for NEW's input transform on a GPU; None for any other kernel."""
+  if (found:=_xhat(k)) is None: return None
+  alpha, tiles, chans = found
+  size = int(tiles.vmax + 1)
+  if (t:=next((t for t in XHAT_THREADS if size // (u:=2 if size % 16 == 0 else 1) % t == 0), None)) is None: return None
+  k = k.copy()
+  try:
+    if u > 1: tiles = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))[0]
+    k.apply_opt(Opt(OptOps.LOCAL, _axis(k, tiles), t))
+    if (chans.vmax + 1) % 2 == 0: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, chans), 2))
+    for r in alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
+  except KernelOptError: return None
+  if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
   return k
 
 # MHAT on a CPU: a batched matmul C[b, n, m] = sum_k X[b, k, n] * G[b, m, k], with NEW's layouts (rules._rewrite: XHAT's tiles
@@ -77,9 +138,9 @@ def _load(u:UOp) -> UOp|None:
   while u.op is Ops.CAST: u = u.src[0]
   return u if u.op is Ops.INDEX else None
 
-def mhat_opts(k:Scheduler) -> Scheduler|None:
-  """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads); None for any other kernel."""
-  if k.ren.has_local or k.applied_opts or len(reds:=k.reduceops) != 1 or reds[0].arg[0] is not Ops.ADD or len(reds[0].src) != 2: return None
+def _mhat(k:Scheduler) -> tuple[UOp, UOp, UOp, list[UOp]]|None:
+  """NEW's MHAT kernel: its ranges m, n, k and batch (the alpha^n tile positions first, groups after them); None for any other kernel."""
+  if k.applied_opts or len(reds:=k.reduceops) != 1 or reds[0].arg[0] is not Ops.ADD or len(reds[0].src) != 2: return None
   if (mul:=reds[0].src[0]).op is Ops.CAST: mul = mul.src[0]
   stores = _stores(k)
   if mul.op is not Ops.MUL or len(stores) != 1 or None in (loads:=[_load(s) for s in mul.src]): return None
@@ -88,9 +149,13 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
   if len(out_unit) != 1 or ((m:=next(iter(out_unit))) in loads[0].ranges) == (m in loads[1].ranges): return None
   (x, xu), (g, gu) = sorted(zip(loads, load_units), key=lambda p: m in p[0].ranges)
   if kr not in gu or len(xu) != 1 or (n:=next(iter(xu))) in g.ranges or n is kr or m in x.ranges: return None
-  # the batch: the alpha^n tile positions first (groups after them), in all three
   if not (batch:=[r for r in k.rngs if r not in (m, n, kr)]) or any(r not in x.ranges or r not in g.ranges for r in batch): return None
-  if int(batch[0].vmax + 1) not in ALPHA_POWERS: return None
+  return (m, n, kr, batch) if int(batch[0].vmax + 1) in ALPHA_POWERS else None
+
+def mhat_opts(k:Scheduler) -> Scheduler|None:
+  """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads); None for any other kernel."""
+  if k.ren.has_local or (found:=_mhat(k)) is None: return None
+  m, n, kr, batch = found
   k = k.copy()
   try:
     for r in (n, m):
@@ -102,4 +167,31 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
       k.apply_opt(Opt(OptOps.THREAD, _axis(k, batch[0]), t))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: MHAT opts {k.applied_opts}")
+  return k
+
+# MHAT on a GPU with tensor cores (half convs): tinygrad's heuristic gives each warp 4x4 tensor-core tiles and 4 warps a block
+# (2 where a dim is small). Without shared memory each warp reads its operands from global memory and L1, so a bigger block of
+# output channels per warp (8 tensor-core tiles, their G rows reused 8 times) ran faster, as long as enough warps are left to fill
+# the GPU. bench/opts_search.py --kernel mhat on the H100 (bench/results/h100-opts-search-2026-11-25.md, heuristic -> these
+# opts, us): (32,256,256,14) 53 -> 48, (8,512,512,7) 31-36 -> 29-30 (n not upcast: 576 warps), (32,128,128,28) 50 -> 35,
+# (64,64,64,112) 329 -> 275, (8,64,64,56) 25 -> 21.
+MHAT_TC_M, MHAT_TC_N, MIN_WARPS = (8, 4, 2), (4, 2), 512
+
+def mhat_tensor_core_opts(k:Scheduler) -> Scheduler|None:
+  """Tensor-core opts for NEW's MHAT kernel on a GPU; None for any other kernel, or where tensor cores don't apply."""
+  if not k.ren.has_local or not k.ren.tensor_cores or not USE_TC.value or (found:=_mhat(k)) is None: return None
+  m, n, _, _ = found
+  outputs = math.prod(int(r.vmax + 1) for r in k.rngs if r in _stores(k)[0].ranges)
+  k = k.copy()
+  try:
+    if (rngs:=k.apply_opt(Opt(OptOps.TC, 0, (TC_SELECT.value, TC_OPT.value, USE_TC.value)))) is None: return None
+    tc = k.tensor_core
+    # the tensor core's first dim is the output channels m (rows of G), its second the tiles n (Scheduler._apply_tc_opt)
+    if rngs[0].arg[0] != m.arg[0] or rngs[1].arg[0] != n.arg[0]: return None
+    um = next((u for u in MHAT_TC_M if (rngs[0].vmax + 1) % u == 0), 1)
+    un = next((u for u in MHAT_TC_N if (rngs[1].vmax + 1) % u == 0 and outputs // (tc.dims[0] * tc.dims[1] * um * u) >= MIN_WARPS), 1)
+    if um > 1: k.apply_opt(Opt(OptOps.UPCAST, k.rngs.index(rngs[0]), um))
+    if un > 1: k.apply_opt(Opt(OptOps.UPCAST, k.rngs.index(rngs[1]), un))
+  except KernelOptError: return None
+  if DEBUG >= 3: print(f"winograd: MHAT tensor-core opts {k.applied_opts}")
   return k

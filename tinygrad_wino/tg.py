@@ -6,7 +6,7 @@ import tinygrad.codegen.opt.heuristic as _heuristic
 import tinygrad.engine.worker as _worker
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
-from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, ansistrip, make_tuple, tqdm
+from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, USE_TC, TC_SELECT, TC_OPT, ansistrip, make_tuple, tqdm
 from tinygrad.codegen import to_program_cache
 from tinygrad.codegen.opt import Opt, OptOps, KernelOptError
 from tinygrad.codegen.opt.postrange import Scheduler
@@ -15,10 +15,11 @@ from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
 from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
 
-__all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "make_tuple", "BufferizeOpts", "UOp", "UPat", "Ops",
-           "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads", "install_rangeify_pass", "install_schedule_cache_key",
-           "install_conv2d_wrapper", "install_kernel_opts", "Opt", "OptOps", "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule",
-           "compile_schedule", "run_kernels", "kernel_keys", "clear_caches"]
+__all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "USE_TC", "TC_SELECT", "TC_OPT", "make_tuple",
+           "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
+           "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "Opt", "OptOps",
+           "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_schedule", "run_kernels", "kernel_keys", "forget_programs",
+           "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -105,6 +106,11 @@ def run_kernels(compiled:UOp, var_vals:dict[str, int]) -> list[tuple[str, float]
     ets = pm_exec.rewrite(call, ctx)
     if call.src[0].op is Ops.PROGRAM: ret.append((ansistrip(call.src[0].arg.name), sum(et for et in ets if et is not None)))
   return ret
+
+def forget_programs(names:set[str]) -> None:
+  """Forget the compiled programs of these names (without colors) and the schedules, so only those kernels compile afresh."""
+  for key in [key for key, prg in to_program_cache.items() if ansistrip(prg.arg.name) in names]: del to_program_cache[key]
+  _schedule.schedule_cache.clear()
 
 def clear_caches() -> None:
   """Forget compiled programs and schedules made in this process, so the next call schedules and compiles afresh."""

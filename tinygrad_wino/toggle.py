@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Literal
 from tinygrad_wino.backward import conv2d_with_winograd_backward
 from tinygrad_wino.flags import FLAGS, flag_error
-from tinygrad_wino.opts import mhat_opts, output_transform_opts
+from tinygrad_wino.opts import mhat_opts, mhat_tensor_core_opts, output_transform_opts, xhat_opts
 from tinygrad_wino.rules import new_context, pm_winograd
 from tinygrad_wino.tg import Tensor, UOp, Scheduler, Context, ContextVar, WINO, graph_rewrite, make_tuple
 from tinygrad_wino.tg import install_conv2d_wrapper, install_kernel_opts, install_rangeify_pass, install_schedule_cache_key
@@ -21,7 +21,7 @@ WINO_STRICT = ContextVar("WINO_STRICT", 0)
 # WINO=1 rewrites every eligible conv, as tinygrad's own WINO=1 does (its tests count winograd's kernels and ops on 4-channel
 # convs). WINO_COST=1 rewrites a conv only where the cost model (cost.py) expects winograd to be faster than direct conv.
 WINO_COST = ContextVar("WINO_COST", 0)
-# WINO_OPTS=0 leaves NEW's output-transform (GPU) and MHAT (CPU) kernels to tinygrad's heuristic (opts.py). Compile workers read
+# WINO_OPTS=0 leaves NEW's XHAT, MHAT and output-transform kernels to tinygrad's heuristic (opts.py). Compile workers read
 # it from the environment
 WINO_OPTS = ContextVar("WINO_OPTS", 1)
 
@@ -68,7 +68,11 @@ def winograd_pass(sink:UOp) -> UOp:
   stats.skipped.extend(ctx.skipped.values())
   return ret
 
-def kernel_opts(k:Scheduler) -> Scheduler|None: return (output_transform_opts(k) or mhat_opts(k)) if _flag(WINO_OPTS) else None
+# opts.py's kernel opts: each returns None for a kernel that isn't its own
+KERNEL_OPTS = (xhat_opts, output_transform_opts, mhat_tensor_core_opts, mhat_opts)
+
+def kernel_opts(k:Scheduler) -> Scheduler|None:
+  return next((ret for opts in KERNEL_OPTS if (ret:=opts(k)) is not None), None) if _flag(WINO_OPTS) else None
 
 def schedule_key() -> tuple: return ("new", tile(), _flag(WINO_COST), _flag(WINO_PHASE)) if mode() == "new" else ()
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""An opts search for one of NEW's kernels on a GPU: XHAT, MHAT (tensor cores, half) or the output transform. Each candidate
+list of opts is applied to that kernel of NEW's conv (F(4,3)), only that kernel is compiled afresh, and its kernel time (the
+runtime's timer, median of --runs after 2) and the conv's output against the heuristic's are printed as a markdown table, the
+fastest first, with tinygrad's heuristic and opts.py's own choice among the rows. opts.py's rules come from these searches.
+
+  DEV=CUDA python bench/opts_search.py --kernel xhat --shapes "64,64,64,112;32,128,128,28" [--dtype float16] [--out file.md]
+
+Candidates: xhat (tiles a thread, threads along tiles, threads along channels); mhat (tensor-core tiles a warp along the output
+channels and along the tiles, warps a block along the output channels); output (channels a thread, threads along channels).
+"""
+import argparse, datetime, itertools, os, shlex, statistics, sys
+os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
+os.environ["CACHELEVEL"] = "0"
+import numpy as np
+import tinygrad_wino
+from tinygrad import Tensor, Context, Device, dtypes
+from tinygrad_wino import opts, tg, toggle
+from tinygrad_wino.tg import Opt, OptOps, KernelOptError, USE_TC, TC_SELECT, TC_OPT
+
+# each applies a candidate to a copy of the kernel, with the ranges opts.py's finder returned for it
+
+def xhat(k, found, u:int, t:int, c:int):
+  alpha, tiles, chans = found
+  if u > 1: tiles = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, tiles), u))[0]
+  k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, tiles), t))
+  if c > 1: k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, chans), c))
+  for r in alpha: k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, r), 0))
+
+def mhat(k, found, um:int, un:int, lm:int):
+  rngs = k.apply_opt(Opt(OptOps.TC, 0, (TC_SELECT.value, TC_OPT.value, USE_TC.value)))
+  if um > 1: rngs[0] = k.apply_opt(Opt(OptOps.UPCAST, k.rngs.index(rngs[0]), um))[0]
+  if un > 1: rngs[1] = k.apply_opt(Opt(OptOps.UPCAST, k.rngs.index(rngs[1]), un))[0]
+  if lm > 1: k.apply_opt(Opt(OptOps.LOCAL, k.rngs.index(rngs[0]), lm))
+
+def output(k, found, u:int, t:int):
+  spatial, c, _ = found
+  for dim in spatial: opts._tile(k, dim)
+  if u > 1: c = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, c), u))[0]
+  k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, c), t))
+
+# (finder, opts.py's opts, candidate, its space)
+KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, itertools.product((1, 2, 4), (8, 16, 32), (1, 2, 4))),
+         "mhat": (opts._mhat, opts.mhat_tensor_core_opts, mhat, itertools.product((2, 4, 8), (1, 2, 4), (1, 2, 4))),
+         "output": (opts._output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (8, 16, 32)))}
+
+def main() -> int:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--kernel", choices=KINDS, required=True)
+  p.add_argument("--shapes", default="32,256,256,14", help="B,Cin,Cout,H;... (3x3 conv, padding 1)")
+  p.add_argument("--dtype", default="float16")
+  p.add_argument("--runs", type=int, default=10)
+  p.add_argument("--top", type=int, default=8, help="candidates shown a shape, besides the heuristic and opts.py")
+  p.add_argument("--out", help="write the markdown table here too")
+  args = p.parse_args()
+  find, mine, apply, space = KINDS[args.kernel]
+  space, dt = list(space), getattr(dtypes, args.dtype)
+  lines = [f"# Opts search for NEW's {args.kernel} kernel, {Device.DEFAULT}, {datetime.date.today().isoformat()}", "",
+           f"`python bench/opts_search.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), {args.dtype}, the kernel's time "
+           f"(median of {args.runs} "
+           f"runs after 2) with each candidate; {len(space)} candidates a shape, those that apply shown fastest first.", "",
+           "| shape (B,Cin,Cout,H) | opts | kernel | us | conv vs heuristic |", "|---|---|---|---|---|"]
+  print("\n".join(lines))
+  for s in args.shapes.split(";"):
+    b, cin, cout, h = map(int, s.split(","))
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((b, cin, h, h)).astype(np.float32)).cast(dt).realize()
+    w = Tensor((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin ** 0.5)).astype(np.float32)).cast(dt).realize()
+    tg.clear_caches()
+    rows, last, ref = [], set(), None
+    # the heuristic and opts.py's choice again at the end: a shape's first rows can read slow (the GPU after a full compile)
+    for cand in ["heuristic", "opts.py", *space, "heuristic again", "opts.py again"]:
+      def choose(k, cand=cand):
+        if (found:=find(k)) is None or (args.kernel == "mhat" and not k.ren.has_local): return toggle.kernel_opts(k)
+        if cand in ("heuristic", "heuristic again"): return None
+        if cand in ("opts.py", "opts.py again"): return mine(k)
+        apply(k:=k.copy(), found, *cand)
+        return k
+      tg.install_kernel_opts(choose)
+      try:
+        tg.forget_programs(last)
+        with tinygrad_wino.using("new"), Context(WINO_TILE=4):
+          out = x.conv2d(w, padding=1)
+          linear, var_vals = tg.schedule(out)
+          compiled = tg.compile_schedule(linear)
+        for _ in range(2): tg.run_kernels(compiled, var_vals)
+        times = [tg.run_kernels(compiled, var_vals) for _ in range(args.runs)]
+      except (KernelOptError, ValueError): continue
+      finally: tg.install_kernel_opts(toggle.kernel_opts)
+      # the searched kernel: the one whose name changes with the candidate; XHAT compiles first, MHAT third, the output last
+      i = {"xhat": 0, "mhat": 2, "output": -1}[args.kernel]
+      name, last = times[0][i][0], {times[0][i][0]}
+      result = out.float().numpy()
+      if ref is None: ref = result
+      err = float(np.abs(result - ref).max() / np.abs(ref).max())
+      rows.append((statistics.median(t[i][1] for t in times) * 1e6, cand if isinstance(cand, str) else str(cand), name, err))
+    shown = sorted(rows)
+    mine_rows = [r for r in shown if r[1].startswith(("heuristic", "opts.py"))]
+    shown = mine_rows + [r for r in shown if r not in mine_rows][:args.top]
+    for us, cand, name, err in shown:
+      lines.append(f"| {(b, cin, cout, h)} | {cand} | `{name}` | {us:.1f} | {err:.1e} |")
+      print(lines[-1], flush=True)
+  if args.out:
+    with open(args.out, "w") as f: f.write("\n".join(lines) + "\n")
+  return 0
+
+if __name__ == "__main__": sys.exit(main())
