@@ -6,7 +6,7 @@
 # tiles. tinygrad's heuristic upcasts the output 2x2 (or a 7 whole), so where m doesn't divide an output size each output selects
 # its At coefficients and the threads of a tile reread its alpha^2 MHAT values. PADTO rounds such a size up to whole tiles (the
 # padded outputs are masked), UPCAST m makes the rows constants, and the threads run along output channels, as MHAT's layout has
-# them. The output kernel on the H100 (bench/results/h100-2026-11-24 -> the previous commit's -25, us): (32,256,256,14) fp32 35-37
+# them. The output kernel on the H100 (bench/results/h100-2026-11-24 -> h100-2026-11-25 as committed in 97399c8, us): (32,256,256,14) fp32 35-37
 # -> 24-26, fp16 35-37 -> 32; (8,512,512,7) fp16 18-22 -> 12-16; (32,128,128,28) fp32 35-39 -> 28-29; (64,64,64,112) fp16 336 ->
 # 281. Two channels a thread where MHAT is half (4-byte reads). bench/opts_search.py --kernel output on the H100
 # (bench/results/h100-opts-search-2026-11-25.md, fp16, heuristic -> these opts, us): (32,256,256,14) 37-40 -> 24-25,
