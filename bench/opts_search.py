@@ -7,7 +7,8 @@ fastest first, with tinygrad's heuristic and opts.py's own choice among the rows
   DEV=CUDA python bench/opts_search.py --kernel xhat --shapes "64,64,64,112;32,128,128,28" [--dtype float16] [--out file.md]
 
 Candidates: xhat (tiles a thread, threads along tiles, threads along channels); mhat (tensor-core tiles a warp along the output
-channels and along the tiles, warps a block along the output channels); output (channels a thread, threads along channels).
+channels and along the tiles, warps a block along the output channels); output (channels a thread, threads along channels, threads along the
+row's tiles).
 """
 import argparse, datetime, itertools, os, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
@@ -16,7 +17,7 @@ import numpy as np
 import tinygrad_wino
 from tinygrad import Tensor, Context, Device, dtypes
 from tinygrad_wino import opts, tg, toggle
-from tinygrad_wino.tg import Opt, OptOps, KernelOptError, USE_TC, TC_SELECT, TC_OPT
+from tinygrad_wino.tg import Opt, OptOps, KernelOptError, AxisType, USE_TC, TC_SELECT, TC_OPT
 
 # each applies a candidate to a copy of the kernel, with the ranges opts.py's finder returned for it
 
@@ -33,16 +34,19 @@ def mhat(k, found, um:int, un:int, lm:int):
   if un > 1: rngs[1] = k.apply_opt(Opt(OptOps.UPCAST, k.rngs.index(rngs[1]), un))[0]
   if lm > 1: k.apply_opt(Opt(OptOps.LOCAL, k.rngs.index(rngs[0]), lm))
 
-def output(k, found, u:int, t:int):
+def output(k, found, u:int, t:int, tx:int):
   spatial, c, _ = found
   for dim in spatial: opts._tile(k, dim)
   if u > 1: c = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, c), u))[0]
   k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, c), t))
+  # threads along the row's tiles too: a warp then writes whole rows of adjacent tiles
+  if tx > 1:
+    k.apply_opt(Opt(OptOps.LOCAL, [i for i, r in enumerate(k.rngs) if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1], tx))
 
 # (finder, opts.py's opts, candidate, its space)
 KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, itertools.product((1, 2, 4), (8, 16, 32), (1, 2, 4))),
          "mhat": (opts._mhat, opts.mhat_tensor_core_opts, mhat, itertools.product((2, 4, 8), (1, 2, 4), (1, 2, 4))),
-         "output": (opts._output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (8, 16, 32)))}
+         "output": (opts._output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8)))}
 
 def main() -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

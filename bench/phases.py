@@ -7,12 +7,12 @@ the conv as WINO=1 runs it (every eligible conv rewritten); the row "NEW auto" (
 WINO_COST=1, the cost model deciding between winograd and direct conv.
 Every row is scheduled and compiled afresh (in-process caches cleared, kernels compiled one after another in this process so the
 compile column is the row's whole compile work; the disk compile cache is off unless --warm-disk-cache),
-then the compiled schedule is run --warmup times and --runs times with each kernel synchronized: kernel time is the runtime's
-own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate columns.
+then the shape's compiled rows are run --warmup times each and --runs times round-robin (one run of each row in turn), each
+kernel synchronized: kernel time is the runtime's own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate columns.
 Before a time is reported, the complete conv's output is checked against direct conv.
 """
 from __future__ import annotations
-import argparse, contextlib, datetime, importlib.metadata, io, json, os, pathlib, platform, shlex, statistics, sys, time
+import argparse, contextlib, datetime, importlib.metadata, io, itertools, json, os, pathlib, platform, shlex, statistics, sys, time
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,7 +47,7 @@ import tinygrad_wino  # noqa: E402
 from tinygrad import Tensor, Device, Context, GlobalCounters, dtypes  # noqa: E402
 from tinygrad.helpers import flat_to_grouped, flatten, resolve_pool_pads  # noqa: E402
 from tinygrad_wino.matrices import cook_toom  # noqa: E402
-from tinygrad_wino.tg import clear_caches, compile_schedule, kernel_keys, run_kernels, schedule, tqdm  # noqa: E402
+from tinygrad_wino.tg import clear_caches, compile_schedule, compile_times, kernel_keys, run_kernels, schedule, tqdm  # noqa: E402
 
 PHASE_NAMES = {1: "XHAT only", 2: "+ GHAT", 3: "+ MHAT", 4: "+ output transform (complete)"}
 TINYGRAD_F43 = cook_toom(4, 3, (0, 1, -1, 2, -2))  # tinygrad's own F(4x4,3x3) matrices, for OLD's truncations
@@ -89,6 +89,7 @@ def row_flags(impl, phase:int):
 # *** one row: build, schedule, compile, run
 
 def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
+  """Build, schedule and compile one row afresh; the row's compiled schedule is run later, interleaved with the shape's other rows."""
   clear_caches()
   with row_flags(impl, phase):
     t0 = time.perf_counter()
@@ -97,13 +98,25 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
     tinygrad_wino.stats.reset()
     linear, var_vals = schedule(*outs)
     t2 = time.perf_counter()
+    compiles = compile_times(linear)
     compiled = compile_schedule(linear)
     t3 = time.perf_counter()
     rewrites = list(tinygrad_wino.stats.rewritten)
-  for _ in range(ARGS.warmup): run_kernels(compiled, var_vals)
-  runs = [run_kernels(compiled, var_vals) for _ in range(ARGS.runs)]
-  return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, keys=kernel_keys(linear),
-              names=[n for n, _ in runs[0]], runs=[[t for _, t in r] for r in runs], rewrites=rewrites, outputs=outs)
+  return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, keys=kernel_keys(linear), rewrites=rewrites,
+              compile_kernel_ms=[t * 1e3 for _, t in compiles],
+              outputs=outs, run=lambda: run_kernels(compiled, var_vals))
+
+def run_interleaved(rows:list[dict]) -> None:
+  """Time every row of a shape round-robin (each run of each row in turn), so the machine's drift over the shape's minutes falls
+  on all rows alike: two rows of the same kernels (direct conv and NEW+cost keeping it) then read the same."""
+  for r in rows:
+    for _ in range(ARGS.warmup): r["run"]()
+  runs: list[list] = [[] for _ in rows]
+  for _ in range(ARGS.runs):
+    for r, rr in zip(rows, runs): rr.append(r["run"]())
+  for r, rr in zip(rows, runs):
+    del r["run"]
+    r.update(names=[n for n, _ in rr[0]], runs=[[t for _, t in run] for run in rr])
 
 def per_call_ms(impl, x:Tensor, w:Tensor) -> float:
   """The complete conv timed the way shared/anchors/measure_anchors.py does: build and realize the conv on every call under
@@ -154,9 +167,10 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   impls = [(impl, f) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) if impl in ARGS.impls.split(",")]
   plan = [("direct", direct, 4)] + [(impl, f, p) for impl, f in impls for p in sorted(phases, reverse=True)]
   plan += [("NEW auto", new_auto, 4)] if any(impl == "NEW" for impl, _ in impls) else []
-  rows, complete, ref = [], {}, None
-  for impl, f, phase in plan:  # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
-    r = measure(f, x, w, phase)
+  rows = [measure(f, x, w, phase) | dict(impl=impl, phase=phase) for impl, f, phase in plan]
+  run_interleaved(rows)
+  complete, ref = {}, None
+  for r, (impl, f, phase) in zip(rows, plan):  # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
     outs, keys = r.pop("outputs"), r.pop("keys")
     if phase == 4:
       out = outs[0].numpy()
@@ -171,10 +185,10 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
     runs = r.pop("runs")
     times = [sum(t for t, c in zip(run, counted) if c) * 1e3 for run in runs]
     r["per_kernel_ms"] = [statistics.median(run[i] for run in runs) * 1e3 for i, c in enumerate(counted) if c]
-    r.update(impl=impl, phase=phase, kernels=sum(counted), kernel_ms=statistics.median(times), kernel_min_ms=min(times), kernel_max_ms=max(times))
+    r.update(kernels=sum(counted), kernel_ms=statistics.median(times), kernel_min_ms=min(times), kernel_max_ms=max(times))
     r["names"] = [n for n, c in zip(r["names"], counted) if c]
+    r["compile_kernel_ms"] = [t for t, c in zip(r["compile_kernel_ms"], counted, strict=True) if c]
     if phase == 4: r["per_call_ms"] = per_call_ms(f, x, w)
-    rows.append(r)
     bar.update(1)
   t_ms, t_out, t_what = (None, None, "skipped (--no-torch)") if ARGS.no_torch else torch_time(xn, wn, dt)
   ttol = max(tol, 5e-3) if "cuDNN" in t_what else tol  # cuDNN's fp32 convs run in TF32 (10-bit mantissa), as in shared/anchors
@@ -195,7 +209,8 @@ def markdown(results:list[dict], meta:dict) -> str:
   lines = [f"# Winograd phase timings: {meta['device']}{' (' + meta['accelerator'] + ')' if meta.get('accelerator') else ''}, {meta['date']}", "",
            f"`{meta['command']}`", "",
            f"tinygrad {meta['tinygrad']}, tinygrad_wino {meta['tinygrad_wino']}, BEAM={meta['beam']}, {meta['runs']} timed runs after "
-           f"{meta['warmup']} warm-up runs, disk compile cache {'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
+           f"{meta['warmup']} warm-up runs{', the rows of a shape timed round-robin' if meta.get('interleaved') else ''}, disk compile cache "
+           f"{'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
            "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule and compile "
            "are wall time of the first call, each row scheduled and compiled afresh. 3x3 conv, padding 1.", "",
            "## Summary (complete conv, kernel ms)", "",
@@ -243,8 +258,9 @@ def markdown(results:list[dict], meta:dict) -> str:
     t = res["torch"]
     lines.append(f"| torch ({t['what']}) | {ms(t['kernel_ms'])} | | | | | {'' if t['check'] is None else ('ok' if t['check']['ok'] else 'FAILED')} |")
     if ARGS.kernels:
-      lines += ["", "| row | kernel | ms |", "|---|---|---|"]
-      lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} |" for r in res["rows"] for n, t in zip(r["names"], r["per_kernel_ms"])]
+      lines += ["", "| row | kernel | ms | compile ms |", "|---|---|---|---|"]
+      lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} | {'' if c is None else f'{c:.0f}'} |" for r in res["rows"]
+                for n, t, c in itertools.zip_longest(r["names"], r["per_kernel_ms"], r.get("compile_kernel_ms", []))]
   return "\n".join(lines) + "\n"
 
 def plot(results:list[dict], path:pathlib.Path, meta:dict) -> bool:
@@ -290,7 +306,7 @@ def main() -> int:
   phases = sorted({int(p) for p in ARGS.phases.split(",")} | {4})
   meta = dict(device=Device.DEFAULT, date=datetime.date.today().isoformat(), command=" ".join(["bench/phases.py", *map(shlex.quote, sys.argv[1:])]),
               tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__,
-              beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
+              beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, interleaved=True, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
               machine=platform.machine(), processor=platform.processor() or platform.machine(), accelerator=accelerator())
   results = []
   with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2 + ("NEW" in ARGS.impls.split(","))), desc="rows") as bar:

@@ -13,10 +13,10 @@
 # (8,512,512,7) 18-22 -> 13-15, (32,128,128,28) 30 -> 26-27, (64,64,64,112) 338-340 -> 270-275.
 import math
 from collections import Counter
-from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, KernelOptError, Scheduler
+from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler
 
 M, ALPHA = 4, 6  # F(4,3), the tile measured; F(2,3)'s small convs are launch-bound and F(6,3)'s bfloat16/float64 ones rare
-CHANNEL_THREADS = (16, 8, 4, 2)
+CHANNEL_UPCASTS, CHANNEL_THREADS, ROW_THREADS = (4, 2), (8, 4, 2), (4, 2)
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
 def _stores(k:Scheduler) -> list[UOp]: return [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
@@ -73,14 +73,16 @@ def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
 def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
   if (found:=_output(k)) is None: return None
-  spatial, c, mhat = found
+  spatial, c, _ = found
   k = k.copy()
   try:
     for dim in spatial: _tile(k, dim)
-    # half MHAT: two channels a thread, each read a 4-byte vector
     size = int(c.vmax + 1)
-    if mhat.dtype.itemsize == 2 and size % 2 == 0: c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), 2))[0], size // 2
+    if u:=next((u for u in CHANNEL_UPCASTS if size % u == 0), None): c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), u))[0], size // u
     if t:=next((t for t in CHANNEL_THREADS if size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, c), t))
+    # the tiles of a row: what remains of the innermost output dim after _tile
+    row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1]
+    if t:=next((t for t in ROW_THREADS if (row.vmax + 1) % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, row), t))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
   return k

@@ -1,4 +1,5 @@
 # Every touch point with tinygrad's internals lives here, so a tinygrad upgrade is a one-file change (pinned: tinygrad==0.14.0).
+import time
 from typing import Callable
 import tinygrad.schedule as _schedule
 import tinygrad.schedule.rangeify as _rangeify
@@ -7,10 +8,10 @@ import tinygrad.engine.worker as _worker
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
 from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, USE_TC, TC_SELECT, TC_OPT, ansistrip, make_tuple, tqdm
-from tinygrad.codegen import to_program_cache
+from tinygrad.codegen import to_program, to_program_cache
 from tinygrad.codegen.opt import Opt, OptOps, KernelOptError
 from tinygrad.codegen.opt.postrange import Scheduler
-from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec
+from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec, _get_call_to_compile
 from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
 from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
@@ -18,7 +19,7 @@ from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "USE_TC", "TC_SELECT", "TC_OPT", "make_tuple",
            "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
            "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "Opt", "OptOps",
-           "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_schedule", "run_kernels", "kernel_keys", "forget_programs",
+           "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "run_kernels", "kernel_keys", "forget_programs",
            "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
@@ -97,6 +98,17 @@ def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
 
 def schedule(*tensors:Tensor) -> tuple[UOp, dict[str, int]]: return Tensor.linear_with_vars(*tensors)
 def compile_schedule(linear:UOp) -> UOp: return link_linear(compile_linear(linear))
+
+def compile_times(linear:UOp) -> list[tuple[str, float]]:
+  """Compile a schedule's kernels one after another into tinygrad's program cache (compile_schedule then finds them there):
+  (name without colors, seconds of codegen and compile) per kernel, in the schedule's order."""
+  ret = []
+  for c in linear.src:
+    if c.op is not Ops.CALL or (todo:=_get_call_to_compile(c)) is None: continue
+    t0 = time.perf_counter()
+    prg = to_program(*todo)
+    ret.append((ansistrip(prg.arg.name), time.perf_counter() - t0))
+  return ret
 def kernel_keys(linear:UOp) -> list[bytes]: return [c.src[0].key for c in linear.src if c.op is Ops.CALL and c.src[0].op is Ops.SINK]
 
 def run_kernels(compiled:UOp, var_vals:dict[str, int]) -> list[tuple[str, float]]:
