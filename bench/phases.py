@@ -8,7 +8,8 @@ WINO_COST=1, the cost model deciding between winograd and direct conv.
 Every row is scheduled and compiled afresh (in-process caches cleared, kernels compiled one after another in this process so the
 compile column is the row's whole compile work; the disk compile cache is off unless --warm-disk-cache),
 then the shape's compiled rows are run --warmup times each and --runs times round-robin (one run of each row in turn), each
-kernel synchronized: kernel time is the runtime's own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate columns.
+kernel synchronized: kernel time is the runtime's own timer summed over the row's kernels (median, min, max). Python graph
+build, schedule and compile are separate columns (and each kernel's compile with --kernels).
 Before a time is reported, the complete conv's output is checked against direct conv.
 """
 from __future__ import annotations
@@ -170,7 +171,8 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   rows = [measure(f, x, w, phase) | dict(impl=impl, phase=phase) for impl, f, phase in plan]
   run_interleaved(rows)
   complete, ref = {}, None
-  for r, (impl, f, phase) in zip(rows, plan):  # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
+  # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
+  for r, (impl, f, phase) in zip(rows, plan):
     outs, keys = r.pop("outputs"), r.pop("keys")
     if phase == 4:
       out = outs[0].numpy()
