@@ -62,8 +62,9 @@ def main() -> int:
   lines = [f"# Opts search for NEW's {args.kernel} kernel, {Device.DEFAULT}, {datetime.date.today().isoformat()}", "",
            f"`python bench/opts_search.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), {args.dtype}, the kernel's time "
            f"(median of {args.runs} "
-           f"runs after 2) with each candidate; {len(space)} candidates a shape, those that apply shown fastest first.", "",
-           "| shape (B,Cin,Cout,H) | opts | kernel | us | conv vs heuristic |", "|---|---|---|---|---|"]
+           f"runs after 2) with each candidate and its compile (codegen and the device compiler, one kernel); {len(space)} candidates a shape, "
+           "those that apply shown fastest first.", "",
+           "| shape (B,Cin,Cout,H) | opts | kernel | us | compile ms | conv vs heuristic |", "|---|---|---|---|---|---|"]
   print("\n".join(lines))
   for s in args.shapes.split(";"):
     b, cin, cout, h = map(int, s.split(","))
@@ -86,6 +87,7 @@ def main() -> int:
         with tinygrad_wino.using("new"), Context(WINO_TILE=4):
           out = x.conv2d(w, padding=1)
           linear, var_vals = tg.schedule(out)
+          compiles = dict(tg.compile_times(linear))
           compiled = tg.compile_schedule(linear)
         for _ in range(2): tg.run_kernels(compiled, var_vals)
         times = [tg.run_kernels(compiled, var_vals) for _ in range(args.runs)]
@@ -97,12 +99,12 @@ def main() -> int:
       result = out.float().numpy()
       if ref is None: ref = result
       err = float(np.abs(result - ref).max() / np.abs(ref).max())
-      rows.append((statistics.median(t[i][1] for t in times) * 1e6, cand if isinstance(cand, str) else str(cand), name, err))
+      rows.append((statistics.median(t[i][1] for t in times) * 1e6, cand if isinstance(cand, str) else str(cand), name, compiles[name] * 1e3, err))
     shown = sorted(rows)
     mine_rows = [r for r in shown if r[1].startswith(("heuristic", "opts.py"))]
     shown = mine_rows + [r for r in shown if r not in mine_rows][:args.top]
-    for us, cand, name, err in shown:
-      lines.append(f"| {(b, cin, cout, h)} | {cand} | `{name}` | {us:.1f} | {err:.1e} |")
+    for us, cand, name, ms, err in shown:
+      lines.append(f"| {(b, cin, cout, h)} | {cand} | `{name}` | {us:.1f} | {ms:.0f} | {err:.1e} |")
       print(lines[-1], flush=True)
   if args.out:
     with open(args.out, "w") as f: f.write("\n".join(lines) + "\n")

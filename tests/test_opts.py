@@ -14,8 +14,9 @@ from helpers import conv_ref, rel_err
                                                 ((1, 4, 13, 30), dict(padding=(0, 2, 1, 0)), False), ((2, 4, 12, 12), dict(padding=1), True)])
 def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
   # on a GPU-class device the output transform fused into the conv's consumer gets tile-aligned opts (opts.py): its two spatial
-  # dims padded to whole 4x4 tiles and upcast by 4, so the kernel's name ends in two upcasts of 4 (tinygrad's heuristic gives
-  # 14x14 2x2 and 7x7 7x7). The padded outputs must not be stored, the bias and relu fused after the transform must stay right.
+  # dims padded to whole 4x4 tiles and upcast by 4, so the kernel's name ends in two upcasts of 4 and the output channels' 2
+  # (tinygrad's heuristic gives 14x14 2x2 and 7x7 7x7). The padded outputs must not be stored, the bias and relu fused after
+  # the transform must stay right.
   rng = np.random.default_rng(0)
   x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 5).astype(np.float32), np.arange(8.0) - 4
   tinygrad_wino.stats.reset()
@@ -24,7 +25,7 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
     if epilogue: out = out.relu()
     linear, var_vals = tg.schedule(out)
     names = [n for n, _ in tg.run_kernels(tg.compile_schedule(linear), var_vals)]
-  assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith("_4_4"), names
+  assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith("_4_4_2"), names
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
   assert rel_err(out.numpy(), ref) <= 2e-5

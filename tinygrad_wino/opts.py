@@ -16,7 +16,6 @@ from collections import Counter
 from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler
 
 M, ALPHA = 4, 6  # F(4,3), the tile measured; F(2,3)'s small convs are launch-bound and F(6,3)'s bfloat16/float64 ones rare
-CHANNEL_UPCASTS, CHANNEL_THREADS, ROW_THREADS = (4, 2), (8, 4, 2), (4, 2)
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
 def _stores(k:Scheduler) -> list[UOp]: return [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
@@ -73,16 +72,19 @@ def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
 def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
   if (found:=_output(k)) is None: return None
-  spatial, c, _ = found
+  spatial, c, mhat = found
   k = k.copy()
   try:
     for dim in spatial: _tile(k, dim)
-    size = int(c.vmax + 1)
-    if u:=next((u for u in CHANNEL_UPCASTS if size % u == 0), None): c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), u))[0], size // u
-    if t:=next((t for t in CHANNEL_THREADS if size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, c), t))
     # the tiles of a row: what remains of the innermost output dim after _tile
-    row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1]
-    if t:=next((t for t in ROW_THREADS if (row.vmax + 1) % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, row), t))
+    row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1:]
+    row_threads = next((t for t in (4, 2) if row and (row[0].vmax + 1) % t == 0), 1)
+    size = int(c.vmax + 1)
+    if size % 2 == 0: c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), 2))[0], size // 2
+    # blocks of 32 threads where MHAT is half, 64 where it is float
+    want = min(16, (32 if mhat.dtype.itemsize == 2 else 64) // row_threads)
+    if t:=next((t for t in (want, want // 2, want // 4) if t > 1 and size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, c), t))
+    if row_threads > 1: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, row[0]), row_threads))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
   return k
