@@ -83,15 +83,20 @@ CPU_CASES = [("conv", _conv((8, 64, 14, 14))),
              ("linear", lambda device: [nn.Linear(256, 512)(Tensor.empty(64, 256))]),
              ("batched matmul", lambda device: [Tensor.empty(36, 128, 256) @ Tensor.empty(36, 256, 256)])]
 
-def test_mhat_opts_touch_only_news_mhat_kernel():
-  # on the CPU, NEW's MHAT gets register-blocked opts; OLD's MHAT, a Linear and a batched matmul keep tinygrad's heuristic
-  assert _opts_hits(CPU_CASES) == [("new", "conv", "mhat_opts"), ("new", "conv1d", "mhat_opts"), ("new", "grads", "mhat_opts")]
+def test_cpu_opts_touch_only_news_kernels():
+  # on the CPU, NEW's MHAT gets register-blocked opts and its XHAT consecutive tiles an iteration (the forward conv's and the
+  # input gradient's); OLD's MHAT and XHAT, a Linear and a batched matmul keep tinygrad's heuristic
+  assert _opts_hits(CPU_CASES) == [("new", "conv", "cpu_xhat_opts"), ("new", "conv", "mhat_opts"), ("new", "conv1d", "cpu_xhat_opts"),
+                                   ("new", "conv1d", "mhat_opts"), ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "mhat_opts"),
+                                   ("new", "grads", "cpu_xhat_opts")]
   assert _opts_hits(CPU_CASES, ("new",), opts=0) == []
 
 @pytest.mark.parametrize("xs,ws,kwargs", [((3, 24, 13, 11), (16, 24, 3, 3), dict(padding=1)), ((2, 40, 9), (24, 40, 3), dict(padding=2)),
-                                         ((2, 16, 10, 10), (8, 16, 3, 3), dict(padding=(0, 2, 1, 0)))])
-def test_mhat_opts_match(xs, ws, kwargs):
-  # register blocking changes only the order of MHAT's loops: NEW with the opts and without agree to rounding, and match float64
+                                         ((2, 16, 10, 10), (8, 16, 3, 3), dict(padding=(0, 2, 1, 0))),
+                                         ((3, 8, 16, 14), (8, 8, 3, 3), dict(padding=(2, 0, 1, 1)))])
+def test_cpu_opts_match(xs, ws, kwargs):
+  # the CPU opts change only the order of MHAT's loops and how many of XHAT's tiles an iteration computes (the last case has rows
+  # of 4 tiles): NEW with the opts and without agree to rounding, and match float64
   rng = np.random.default_rng(0)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal(ws) / 5).astype(np.float32)
   outs = []

@@ -99,9 +99,9 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 XHAT_THREADS = (16, 8)
 
 def _xhat(k:Scheduler) -> tuple[list[UOp], UOp, UOp]|None:
-  """NEW's input transform on a GPU: its alpha^n position ranges, its tiles' range (stored at stride 1) and its channels'; None
-  for any other kernel."""
-  if not k.ren.has_local or k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
+  """NEW's input transform: its alpha^n position ranges, its tiles' range (stored at stride 1) and its channels'; None for any
+  other kernel."""
+  if k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
   if len(reads:=Counter(b.src[0] for b in k.bufs if b.src[0] is not stores[0].src[0])) != 1: return None
   loads = [b for b in k.bufs if b.src[0] in reads]
   # the alpha^n positions are the stored ranges that no load reads (kron sums over the tile's inputs)
@@ -116,7 +116,7 @@ def _xhat(k:Scheduler) -> tuple[list[UOp], UOp, UOp]|None:
 
 def xhat_opts(k:Scheduler) -> Scheduler|None:
   """Threads along the tiles for NEW's input transform on a GPU; None for any other kernel."""
-  if (found:=_xhat(k)) is None: return None
+  if not k.ren.has_local or (found:=_xhat(k)) is None: return None
   alpha, tiles, chans = found
   size = int(tiles.vmax + 1)
   if (t:=next((t for t in XHAT_THREADS if size // (u:=2 if size % 16 == 0 else 1) % t == 0), None)) is None: return None
@@ -130,12 +130,44 @@ def xhat_opts(k:Scheduler) -> Scheduler|None:
   if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
   return k
 
+# The input transform on a CPU: tinygrad's heuristic runs the tiles of a row in an outer loop, so each of a tile's alpha^2 stores
+# writes a cache line of its own (XHAT's layout has the tiles innermost) and XHAT took 4-6 ns an element once it outgrew the
+# caches. Upcast along the row's tiles (4 or 2; a row of an odd count of at most 8 tiles whole, where XHAT outgrows the caches),
+# so consecutive tiles store together. bench/cpu_opts.py --kernel xhat (bench/results/cpu-xhat-opts-2026-11-25.md).
+XHAT_ROW_UPCASTS, XHAT_CACHED, CPU_THREADS = (4, 2), 2 ** 20, (32, 16, 12, 8, 6, 4, 3, 2)
+
+def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
+  """tinygrad's heuristic's CPU threads (about 128K operations a thread), over the first of `axes` they divide."""
+  if not k.ren.has_threads: return
+  most = min(k.ren.global_max[0], math.prod(int(s) for s in k.full_shape) >> 17)
+  for t in (t for t in CPU_THREADS if t <= most):
+    if (axis:=next((a for a in axes if k.full_shape[a] % t == 0), None)) is not None:
+      k.apply_opt(Opt(OptOps.THREAD, axis, t))
+      return
+
+def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
+  """Consecutive tiles a loop iteration for NEW's input transform on a CPU; None for any other kernel."""
+  if k.ren.has_local or (found:=_xhat(k)) is None: return None
+  alpha, tiles, _ = found
+  size = int(tiles.vmax + 1)
+  if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
+    if size > 8 or math.prod(int(s) for s in k.full_shape) < XHAT_CACHED: return None
+    u = size
+  k = k.copy()
+  try:
+    k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
+    for r in alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
+    _cpu_threads(k, k.axes_of(AxisType.WEAK))
+  except KernelOptError: return None
+  if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
+  return k
+
 # MHAT on a CPU: a batched matmul C[b, n, m] = sum_k X[b, k, n] * G[b, m, k], with NEW's layouts (rules._rewrite: XHAT's tiles
 # innermost, GHAT's input channels, MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4; an 8x8 block
 # of outputs per thread (X's 8 contiguous n as one vector, G's 8 m broadcast) with k unrolled by 8 ran 2.4-3x faster on a 2-core
 # AVX-512 CPU (bench/mhat_opts.py, bench/results/cpu-mhat-opts-2026-11-25.md): MHAT (8,64,64,56) 18.0 -> 6.1 ms, (8,128,128,28)
 # 17.6 -> 6.7, (8,256,256,14) 22.5 -> 7.7, (4,512,512,7) 11.5 -> 4.8; k unrolled by 4 compiles 0.4-0.6 s faster, runs 10-40% slower.
-MHAT_BLOCK, MHAT_UNROLL, CPU_THREADS = (8, 4, 2), (8, 4, 2), (32, 16, 12, 8, 6, 4, 3, 2)
+MHAT_BLOCK, MHAT_UNROLL = (8, 4, 2), (8, 4, 2)
 ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
 
 def _load(u:UOp) -> UOp|None:
@@ -165,10 +197,8 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
     for r in (n, m):
       if b:=next((b for b in MHAT_BLOCK if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
     if u:=next((u for u in MHAT_UNROLL if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
-    # threads over the tile positions, with tinygrad's own bound of about 128K operations a thread
-    most = min(k.ren.global_max[0], math.prod(int(s) for s in k.full_shape) >> 17)
-    if k.ren.has_threads and (t:=next((t for t in CPU_THREADS if t <= most and (batch[0].vmax + 1) % t == 0), None)):
-      k.apply_opt(Opt(OptOps.THREAD, _axis(k, batch[0]), t))
+    # threads over the tile positions
+    _cpu_threads(k, [_axis(k, batch[0])])
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: MHAT opts {k.applied_opts}")
   return k

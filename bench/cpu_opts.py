@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking) or XHAT (its upcast along the row's
+tiles), each candidate against tinygrad's hand-coded heuristic, in one process, F(4,3). Prints the kernel's time, the whole
+conv's, compile time and the error against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md
+was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone.)
+
+  python bench/cpu_opts.py [--kernel mhat|xhat] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--out bench/results/cpu-<kernel>-opts-<date>.md]
+"""
+import argparse, datetime, os, statistics, sys, time
+os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
+os.environ["CACHELEVEL"] = "0"  # and compile every candidate afresh
+import numpy as np
+import tinygrad_wino
+from tinygrad import Tensor, Context
+from tinygrad_wino import opts, tg, toggle
+from tinygrad_wino.tg import Opt, OptOps, AxisType, KernelOptError
+
+U, R, T = OptOps.UPCAST, OptOps.UNROLL, OptOps.THREAD
+
+def mhat(k, block:tuple[int, int, int]) -> None:
+  # (n, m, k unroll): the opts go on MHAT's axes batch 0, n 1, m 2 and its one reduce, threads over the tile positions
+  for op, axis, amount in ((U, 1, block[0]), (U, 2, block[1]), (R, 0, block[2]), (T, 0, 2)): k.apply_opt(Opt(op, axis, amount))
+
+def xhat(k, u:int) -> None:
+  # u tiles of a row an iteration (0: the whole row), the alpha^2 positions whole, tinygrad's threads
+  alpha, tiles, _ = opts._xhat(k)
+  k.apply_opt(Opt(U, opts._axis(k, tiles), u))
+  for r in alpha: k.apply_opt(Opt(U, opts._axis(k, r), 0))
+  opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
+
+# kind: (its finder, candidate, the candidates besides opts.py's and the heuristic, which kernel of the conv)
+KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "8, 4, 4": (8, 4, 4),
+                                        "8, 16, 4": (8, 16, 4)}, lambda name: name.startswith("r_")),
+         "xhat": (opts._xhat, xhat, {"2 tiles": 2, "4 tiles": 4, "the whole row": 0}, lambda name: True)}
+
+def candidate(kind:str, arg, failed:list):
+  find, apply, _, _ = KINDS[kind]
+  def choose(k):
+    # another kernel, or opts.py's own choice: opts.py's opts; the heuristic: none
+    if find(k) is None or arg == "opts.py": return toggle.kernel_opts(k)
+    if arg == "heuristic": return None
+    k = k.copy()
+    try: apply(k, arg)
+    except KernelOptError:
+      failed.append(arg)
+      return None
+    return k
+  return choose
+
+def measure(x:Tensor, w:Tensor, runs:int, kind:str) -> tuple[float, float, float, np.ndarray]:
+  tg.clear_caches()
+  with tinygrad_wino.using("new"), Context(WINO_TILE=4):
+    out = x.conv2d(w, padding=1)
+    linear, var_vals = tg.schedule(out)
+    t0 = time.perf_counter()
+    compiled = tg.compile_schedule(linear)
+    compile_s = time.perf_counter() - t0
+  tg.run_kernels(compiled, var_vals)
+  times = [tg.run_kernels(compiled, var_vals) for _ in range(runs)]
+  i = next(i for i, (name, _) in enumerate(times[0]) if KINDS[kind][3](name))
+  return (statistics.median(t[i][1] for t in times) * 1e3, statistics.median(sum(s for _, s in t) for t in times) * 1e3, compile_s * 1e3,
+          out.numpy())
+
+def main() -> int:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--kernel", choices=KINDS, default="mhat")
+  p.add_argument("--shapes", default="8,64,64,56;8,128,128,28;8,256,256,14;4,512,512,7", help="B,Cin,Cout,H;...")
+  p.add_argument("--runs", type=int, default=5)
+  p.add_argument("--out", help="write the markdown table here too")
+  args = p.parse_args()
+  what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
+          "xhat": "opts as tiles of a row upcast, the alpha^2 positions upcast whole, tinygrad's CPU threads"}[args.kernel]
+  lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
+           f"`python bench/cpu_opts.py {' '.join(sys.argv[1:])}`: F(4,3), float32, median of {args.runs} runs after one; {what}; "
+           "compile: the whole conv's.", "",
+           f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | compile ms | error vs heuristic |", "|---|---|---|---|---|---|"]
+  print("\n".join(lines))
+  for s in args.shapes.split(";"):
+    b, cin, cout, h = map(int, s.split(","))
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((b, cin, h, h)).astype(np.float32)).realize()
+    w = Tensor((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin ** 0.5)).astype(np.float32)).realize()
+    results = {}
+    try:
+      for name, arg in {"opts.py": "opts.py", **KINDS[args.kernel][2], "heuristic": "heuristic"}.items():
+        tg.install_kernel_opts(candidate(args.kernel, arg, failed:=[]))
+        if (r:=measure(x, w, args.runs, args.kernel)) and not failed: results[name] = r  # a candidate that doesn't apply: no row
+    finally: tg.install_kernel_opts(toggle.kernel_opts)
+    ref = results["heuristic"][3]
+    for name, (mhat_ms, conv_ms, compile_ms, out) in results.items():
+      lines.append(f"| {(b, cin, cout, h)} | {name} | {mhat_ms:.2f} | {conv_ms:.2f} | {compile_ms:.0f} | "
+                   f"{np.abs(out - ref).max() / np.abs(ref).max():.1e} |")
+      print(lines[-1], flush=True)
+  if args.out:
+    with open(args.out, "w") as f: f.write("\n".join(lines) + "\n")
+  return 0
+
+if __name__ == "__main__": sys.exit(main())
