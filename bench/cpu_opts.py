@@ -6,7 +6,7 @@ was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone
 
   python bench/cpu_opts.py [--kernel mhat|xhat] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
-import argparse, datetime, os, statistics, sys, time
+import argparse, datetime, os, shlex, statistics, sys, time
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
 os.environ["CACHELEVEL"] = "0"  # and compile every candidate afresh
 import numpy as np
@@ -71,7 +71,7 @@ def main() -> int:
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
           "xhat": "opts as tiles of a row upcast, the alpha^2 positions upcast whole, tinygrad's CPU threads"}[args.kernel]
   lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
-           f"`python bench/cpu_opts.py {' '.join(sys.argv[1:])}`: F(4,3), float32, median of {args.runs} runs after one; {what}; "
+           f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), float32, median of {args.runs} runs after one; {what}; "
            "compile: the whole conv's.", "",
            f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | compile ms | error vs heuristic |", "|---|---|---|---|---|---|"]
   print("\n".join(lines))

@@ -13,7 +13,7 @@ RESULTS = pathlib.Path(__file__).parent.parent / "bench" / "results"
 def work_2d(b:int, cin:int, cout:int, h:int, groups:int=1, m:int=4, half:bool=False) -> Work:
   # a padding-1 3x3 conv's sizes, written out independently of rules.conv_work
   tiles, a2, cg = b * math.ceil(h / m) ** 2, (m + 2) ** 2, cin // groups
-  return Work(b * cout * h * h * cg * 9, cg * 9, a2 * tiles * cout * cg, a2 * tiles * cin, a2 * cout * cg, b * cout * h * h, half)
+  return Work(b * cout * h * h * cg * 9, cg * 9, a2 * tiles * cout * cg, a2 * tiles * cin, a2 * cout * cg, b * cout * h * h, half, h)
 
 def schedule_conv(b:int, cin:int, cout:int, h:int, groups:int=1) -> tuple[list[str], list[str], str]:
   x, w = Tensor.empty(b, cin, h, h), Tensor.empty(cout, cin // groups, 3, 3)
@@ -66,7 +66,7 @@ def test_device_classes():
   assert device_class("CUDA") is GPU and device_class("NV:1") is GPU and device_class("AMD") is GPU
 
 @pytest.mark.parametrize("name,device", [("h100-2026-11-25.json", "CUDA"), ("h100-crossover-2026-11-24.json", "CUDA"),
-                                         ("cpu-2026-11-25.json", "CPU")])
+                                         ("cpu-2026-11-25.json", "CPU"), ("cpu-crossover-2026-11-25.json", "CPU")])
 def test_decisions_agree_with_the_committed_sweeps(name, device):
   # each measured shape: the model picks winograd where the complete winograd conv measured faster than direct conv, and direct
   # where it measured slower. Measured within 10% of each other (the run-to-run noise of the smallest shapes), or estimated within

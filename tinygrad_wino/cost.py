@@ -18,6 +18,7 @@ class Work:
   ghat: int         # elements of the weight transform (GHAT)
   out: int          # elements of the conv's output, each one output transform
   half: bool
+  width: int = 0    # a forward conv's innermost output size (0: a weight gradient), which sets direct conv's rate on a CPU
 
 @dataclass(frozen=True)
 class Device:
@@ -25,6 +26,7 @@ class Device:
   name: str
   kernel_s: float        # fixed cost of one kernel
   direct_rate: float     # multiply-adds per second of tinygrad's direct conv
+  direct_rate_odd: float  # of direct conv whose output width 4 doesn't divide
   mhat_rate: float       # of MHAT's batched matmul, float32 buffers
   mhat_rate_half: float  # of MHAT with half buffers (tensor cores on a GPU)
   xhat_s: float          # per float32 XHAT element (half buffers: half of it)
@@ -37,16 +39,20 @@ class Device:
     scale = 0.5 if w.half else 1.0
     return (4 * self.kernel_s + w.mhat_macs / (self.mhat_rate_half if w.half else self.mhat_rate) + w.xhat * self.xhat_s * scale
             + w.ghat * self.ghat_s * scale + w.out * self.out_s)
-  def direct_s(self, w:Work) -> float: return self.kernel_s + max(w.direct_macs / self.direct_rate, w.reduce_len * self.serial_s)
+  def direct_s(self, w:Work) -> float:
+    rate = self.direct_rate if w.width % 4 == 0 else self.direct_rate_odd
+    return self.kernel_s + max(w.direct_macs / rate, w.reduce_len * self.serial_s)
 
 # Fitted to per-kernel times on the H100 (NEW's four kernels and direct conv, 7 shapes x float32 and float16, and 11 smaller ones;
-# measured before XHAT's threads ran along the tiles, so GPU winograd estimates err high) and on 2 CPU cores; tests/test_cost.py
-# checks the choices against the sweeps committed in bench/results. Tiny kernels take 10-17 us each on the
-# H100; direct conv runs at 1-7 TMAC/s there (4 taken) or 75-100 ns per multiply-add of one output (80 taken), and at 7-18 GMAC/s
-# on the CPU (17 taken); MHAT runs at 7-10 (float32) and 17-23 (half) TMAC/s, and on the CPU at 26-41 GMAC/s with opts.py's
-# register blocking (30 taken; 14 with tinygrad's heuristic).
-GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12, 10e-12, 2e-12, 80e-9)
-CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 30e9, 30e9, 4.7e-9, 0.45e-9, 3.2e-9, 20e-9, 1.7e-9, 0.0)
+# measured before XHAT's threads ran along the tiles, so GPU winograd estimates err high) and on 2 CPU cores (bench/results/cpu-*
+# and cpu-crossover-*, 13 shapes); tests/test_cost.py checks the choices against the sweeps committed in bench/results. Tiny
+# kernels take 10-17 us each on the H100; direct conv runs at 1-7 TMAC/s there (4 taken) or 75-100 ns per multiply-add of one
+# output (80 taken). On the CPU direct conv runs at 13-18 GMAC/s where 4 divides the output width (tinygrad's heuristic upcasts
+# it by 4; 17 taken) and at 4-11 elsewhere (14: 4.2-4.4, 7: 10.9, 30: 8.9; 6 taken). MHAT runs at 7-10 (float32) and 17-23
+# (half) TMAC/s on the H100, and on the CPU at 33-43 GMAC/s with opts.py's register blocking (30 taken). On the CPU an XHAT
+# element takes 0.8-2.2 ns with opts.py's upcast along the tiles (F(4,3); 0.3-0.6 at F(2,3); 1.5 taken), an output 1.3-5 ns.
+GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 4e12, 10e12, 20e12, 15e-12, 2.5e-12, 10e-12, 10e-12, 2e-12, 80e-9)
+CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 6e9, 30e9, 30e9, 1.5e-9, 0.45e-9, 3.2e-9, 20e-9, 1.7e-9, 0.0)
 CPU_DEVICES = ("CPU", "CLANG", "LLVM")
 
 # Below this many multiply-adds (direct conv's count) a conv takes F(2,3) rather than F(4,3). On the H100 such convs are

@@ -1,16 +1,17 @@
 # Kernel opts for NEW's kernels where tinygrad's hand-coded heuristic picks poorly; toggle.kernel_opts runs them ahead of it. On a
-# GPU: XHAT's threads along its tiles, MHAT's tensor-core blocks, the output transform over whole tiles; on a CPU: MHAT's register
-# blocks. Each recognizes its kernel by structure (layouts, reads) and returns None for any other, OLD's kernels included.
+# GPU: XHAT's threads along its tiles, MHAT's tensor-core blocks, the output transform over whole tiles; on a CPU: MHAT's
+# register blocks and XHAT's consecutive tiles an iteration. Each recognizes its kernel by structure (layouts, reads) and
+# returns None for any other, OLD's kernels included.
 #
 # The output transform where it is fused into the conv's consumer on a GPU (rules._rewrite): each thread computes whole m x m
 # tiles. tinygrad's heuristic upcasts the output 2x2 (or a 7 whole), so where m doesn't divide an output size each output selects
 # its At coefficients and the threads of a tile reread its alpha^2 MHAT values. PADTO rounds such a size up to whole tiles (the
-# padded outputs are masked), UPCAST m makes the rows constants, and the threads run along output channels, as MHAT's layout has
-# them. The output kernel on the H100 (bench/results/h100-2026-11-24 -> h100-2026-11-25 as committed in 97399c8, us): (32,256,256,14) fp32 35-37
-# -> 24-26, fp16 35-37 -> 32; (8,512,512,7) fp16 18-22 -> 12-16; (32,128,128,28) fp32 35-39 -> 28-29; (64,64,64,112) fp16 336 ->
-# 281. Two channels a thread where MHAT is half (4-byte reads). bench/opts_search.py --kernel output on the H100
-# (bench/results/h100-opts-search-2026-11-25.md, fp16, heuristic -> these opts, us): (32,256,256,14) 37-40 -> 24-25,
-# (8,512,512,7) 18-22 -> 13-15, (32,128,128,28) 30 -> 26-27, (64,64,64,112) 338-340 -> 270-275.
+# padded outputs are masked), UPCAST m makes the rows constants; two output channels a thread, and a block of 32 threads (half
+# MHAT) or 64 (float) split between the row's tiles (4 or 2) and the channels, so a warp writes whole rows of adjacent tiles where
+# threads along channels alone wrote 8 bytes a row. bench/opts_search.py --kernel output on the H100
+# (bench/results/h100-opts-search-output-2026-11-25.md, heuristic -> these opts, us): fp16 (64,64,64,112) 330-334 -> 146,
+# (32,256,256,14) 39-40 -> 17-19, (8,512,512,7) 20-21 -> 15-16, (32,128,128,28) 29 -> 26-28; fp32 (64,64,64,112) 499-501 -> 242-244.
+# Four channels a thread ran up to 10% faster on some shapes there, at twice the kernel's compile time.
 import math
 from collections import Counter
 from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler
