@@ -166,8 +166,9 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # MHAT on a CPU: a batched matmul C[b, n, m] = sum_k X[b, k, n] * G[b, m, k], with NEW's layouts (rules._rewrite: XHAT's tiles
 # innermost, GHAT's input channels, MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4; an 8x8 block
 # of outputs per thread (X's 8 contiguous n as one vector, G's 8 m broadcast) with k unrolled by 8 ran 2.4-3x faster on a 2-core
-# AVX-512 CPU (bench/mhat_opts.py, bench/results/cpu-mhat-opts-2026-11-25.md): MHAT (8,64,64,56) 18.0 -> 6.1 ms, (8,128,128,28)
-# 17.6 -> 6.7, (8,256,256,14) 22.5 -> 7.7, (4,512,512,7) 11.5 -> 4.8; k unrolled by 4 compiles 0.4-0.6 s faster, runs 10-40% slower.
+# AVX-512 CPU (bench/cpu_opts.py --kernel mhat, then named bench/mhat_opts.py: bench/results/cpu-mhat-opts-2026-11-25.md): MHAT
+# (8,64,64,56) 18.0 -> 6.1 ms, (8,128,128,28) 17.6 -> 6.7, (8,256,256,14) 22.5 -> 7.7, (4,512,512,7) 11.5 -> 4.8; k unrolled by 4
+# compiles 0.4-0.6 s faster, runs 10-40% slower. A weight gradient's MHAT (both operands with k innermost) isn't matched.
 MHAT_BLOCK, MHAT_UNROLL = (8, 4, 2), (8, 4, 2)
 ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
 
