@@ -84,11 +84,12 @@ CPU_CASES = [("conv", _conv((8, 64, 14, 14))),
              ("batched matmul", lambda device: [Tensor.empty(36, 128, 256) @ Tensor.empty(36, 256, 256)])]
 
 def test_cpu_opts_touch_only_news_kernels():
-  # on the CPU, NEW's MHAT gets register-blocked opts and its XHAT consecutive tiles an iteration (the forward conv's and the
-  # input gradient's); OLD's MHAT and XHAT, a Linear and a batched matmul keep tinygrad's heuristic
+  # on the CPU, NEW's MHAT gets register-blocked opts and its input transforms consecutive tiles an iteration (the forward conv's
+  # XHAT, which the input gradient's shares here, the weight gradient's XHAT and its transform of the upstream gradient); OLD's
+  # kernels, a Linear and a batched matmul keep tinygrad's heuristic
   assert _opts_hits(CPU_CASES) == [("new", "conv", "cpu_xhat_opts"), ("new", "conv", "mhat_opts"), ("new", "conv1d", "cpu_xhat_opts"),
                                    ("new", "conv1d", "mhat_opts"), ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "mhat_opts"),
-                                   ("new", "grads", "cpu_xhat_opts")]
+                                   ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "cpu_xhat_opts")]
   assert _opts_hits(CPU_CASES, ("new",), opts=0) == []
 
 @pytest.mark.parametrize("xs,ws,kwargs", [((3, 24, 13, 11), (16, 24, 3, 3), dict(padding=1)), ((2, 40, 9), (24, 40, 3), dict(padding=2)),
@@ -106,6 +107,22 @@ def test_cpu_opts_match(xs, ws, kwargs):
       outs.append(Tensor(x).conv2d(Tensor(w), **kwargs).numpy())
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
+
+def test_cpu_opts_match_gradients():
+  # the weight gradient's transforms get the CPU opts too (rows of 4 tiles): NEW's gradients with the opts and without agree to
+  # rounding, and match
+  # direct conv's
+  rng = np.random.default_rng(1)
+  x, w = rng.standard_normal((3, 8, 12, 16)).astype(np.float32), (rng.standard_normal((8, 8, 3, 3)) / 5).astype(np.float32)
+  grads = []
+  for mode, opts in (("new", 1), ("new", 0), (None, 1)):
+    with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
+      tg.clear_caches()
+      xt, wt = Tensor(x), Tensor(w)
+      xt.requires_grad = wt.requires_grad = True
+      grads.append([g.numpy() for g in xt.conv2d(wt, padding=1).square().sum().gradient(xt, wt)])
+  for with_opts, without, direct in zip(*grads):
+    assert rel_err(with_opts, without) <= 1e-6 and rel_err(with_opts, direct.astype(np.float64)) <= 5e-5
 
 TC_SCRIPT = """
 import json, sys

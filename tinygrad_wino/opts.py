@@ -99,15 +99,16 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # machine's drift between rows). A row of fewer than 8 tiles (14x14) keeps the heuristic.
 XHAT_THREADS = (16, 8)
 
-def _xhat(k:Scheduler) -> tuple[list[UOp], UOp, UOp]|None:
-  """NEW's input transform: its alpha^n position ranges, its tiles' range (stored at stride 1) and its channels'; None for any
-  other kernel."""
+def _xhat(k:Scheduler, taps:tuple[int, ...]=(ALPHA,)) -> tuple[list[UOp], UOp, UOp]|None:
+  """NEW's input transform, which reads one buffer at taps[i]^n places a tile (XHAT: alpha; a weight gradient's transform of the
+  upstream gradient: m): its alpha^n position ranges, its tiles' range (stored at stride 1) and its channels'; None for any other
+  kernel."""
   if k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
   if len(reads:=Counter(b.src[0] for b in k.bufs if b.src[0] is not stores[0].src[0])) != 1: return None
   loads = [b for b in k.bufs if b.src[0] in reads]
   # the alpha^n positions are the stored ranges that no load reads (kron sums over the tile's inputs)
   alpha = [r for r in k.rngs if r in stores[0].ranges and not any(r in b.ranges for b in loads)]
-  if not alpha or any(r.vmax + 1 != ALPHA for r in alpha) or reads[loads[0].src[0]] != ALPHA ** len(alpha): return None
+  if not alpha or any(r.vmax + 1 != ALPHA for r in alpha) or reads[loads[0].src[0]] not in {t ** len(alpha) for t in taps}: return None
   # stored tiles innermost and channels outside batch, where the input has batch outside channels; OLD's XHAT keeps batch outside
   # in both (a conv of batch 1 can't be told from OLD's: the heuristic keeps it)
   out, act = _strides(stores[0]), _strides(loads[0])
@@ -131,10 +132,11 @@ def xhat_opts(k:Scheduler) -> Scheduler|None:
   if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
   return k
 
-# The input transform on a CPU: tinygrad's heuristic runs the tiles of a row in an outer loop, so each of a tile's alpha^2 stores
-# writes a cache line of its own (XHAT's layout has the tiles innermost) and XHAT took 4-6 ns an element once it outgrew the
-# caches. Upcast along the row's tiles (4 or 2; a row of an odd count of at most 8 tiles whole, where XHAT outgrows the caches),
-# so consecutive tiles store together. bench/cpu_opts.py --kernel xhat (bench/results/cpu-xhat-opts-2026-11-25.md).
+# The input transforms on a CPU (XHAT, and a weight gradient's transform of the upstream gradient, whose layout is the same):
+# tinygrad's heuristic runs the tiles of a row in an outer loop, so each of a tile's alpha^2 stores writes a cache line of its own
+# (the layout has the tiles innermost) and XHAT took 4-6 ns an element once it outgrew the caches. Upcast along the row's tiles (4
+# or 2; a row of an odd count of at most 8 tiles whole, where XHAT outgrows the caches), so consecutive tiles store together.
+# bench/cpu_opts.py --kernel xhat (bench/results/cpu-xhat-opts-2026-11-25.md).
 XHAT_ROW_UPCASTS, XHAT_CACHED, CPU_THREADS = (4, 2), 2 ** 20, (32, 16, 12, 8, 6, 4, 3, 2)
 
 def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
@@ -148,7 +150,7 @@ def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
 
 def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   """Consecutive tiles a loop iteration for NEW's input transform on a CPU; None for any other kernel."""
-  if k.ren.has_local or (found:=_xhat(k)) is None: return None
+  if k.ren.has_local or (found:=_xhat(k, (ALPHA, M))) is None: return None
   alpha, tiles, _ = found
   size = int(tiles.vmax + 1)
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
