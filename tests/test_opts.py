@@ -110,8 +110,7 @@ def test_cpu_opts_match(xs, ws, kwargs):
 
 def test_cpu_opts_match_gradients():
   # the weight gradient's transforms get the CPU opts too (rows of 4 tiles): NEW's gradients with the opts and without agree to
-  # rounding, and match
-  # direct conv's
+  # rounding, and match direct conv's
   rng = np.random.default_rng(1)
   x, w = rng.standard_normal((3, 8, 12, 16)).astype(np.float32), (rng.standard_normal((8, 8, 3, 3)) / 5).astype(np.float32)
   grads = []
