@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking) or XHAT (its upcast along the row's
-tiles), each candidate against tinygrad's hand-coded heuristic, in one process, F(4,3). Prints the kernel's time, the whole
-conv's, compile time and the error against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md
-was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone.)
+"""A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking), a weight gradient's MHAT (the same,
+both operands with k innermost) or XHAT (its upcast along the row's tiles), each candidate against tinygrad's hand-coded
+heuristic, in one process, F(4,3). Prints the kernel's time, the whole conv's (or its gradients'), compile time and the error
+against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first
+version, bench/mhat_opts.py, the MHAT kind alone.)
 
-  python bench/cpu_opts.py [--kernel mhat|xhat] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--out bench/results/cpu-<kernel>-opts-<date>.md]
+  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5]
+                           [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
 import argparse, datetime, os, shlex, statistics, sys, time
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
@@ -21,6 +23,13 @@ def mhat(k, block:tuple[int, int, int]) -> None:
   # (n, m, k unroll): the opts go on MHAT's axes batch 0, n 1, m 2 and its one reduce, threads over the tile positions
   for op, axis, amount in ((U, 1, block[0]), (U, 2, block[1]), (R, 0, block[2]), (T, 0, 2)): k.apply_opt(Opt(op, axis, amount))
 
+def wgmhat(k, block:tuple[int, int, int]) -> None:
+  # a weight gradient's MHAT (both operands with k innermost): (UPCAST n, UPCAST m, UNROLL k), threads over the tile positions
+  m, n, kr, batch = opts._mhat(k, k_major=True)
+  for r, b in ((n, block[0]), (m, block[1])): k.apply_opt(Opt(U, opts._axis(k, r), b))
+  k.apply_opt(Opt(R, k.unrollable_dims.index(opts._axis(k, kr)), block[2]))
+  opts._cpu_threads(k, [opts._axis(k, batch[0])])
+
 def xhat(k, u:int) -> None:
   # u tiles of a row an iteration (0: the whole row), the alpha^2 positions whole, tinygrad's threads
   alpha, tiles, _ = opts._xhat(k)
@@ -28,13 +37,18 @@ def xhat(k, u:int) -> None:
   for r in alpha: k.apply_opt(Opt(U, opts._axis(k, r), 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
-# kind: (its finder, candidate, the candidates besides opts.py's and the heuristic, which kernel of the conv)
+# kind: (its finder, candidate, the candidates besides opts.py's and the heuristic, which kernel of the graph, the graph: the conv
+# or its gradients)
 KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "8, 4, 4": (8, 4, 4),
-                                        "8, 16, 4": (8, 16, 4)}, lambda name: name.startswith("r_")),
-         "xhat": (opts._xhat, xhat, {"2 tiles": 2, "4 tiles": 4, "the whole row": 0}, lambda name: True)}
+                                        "8, 16, 4": (8, 16, 4)}, lambda names: [n.startswith("r_") for n in names].index(True), False),
+         "xhat": (opts._xhat, xhat, {"2 tiles": 2, "4 tiles": 4, "the whole row": 0}, lambda names: 0, False),
+         # the weight gradient's MHAT is the last reduce of the conv's gradients
+         "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 4, 4": (8, 4, 4), "4, 8, 4": (4, 8, 4),
+                                                                    "4, 4, 4": (4, 4, 4)},
+                    lambda names: max(i for i, n in enumerate(names) if n.startswith("r_")), True)}
 
 def candidate(kind:str, arg, failed:list):
-  find, apply, _, _ = KINDS[kind]
+  find, apply, _, _, _ = KINDS[kind]
   def choose(k):
     # another kernel, or opts.py's own choice: opts.py's opts; the heuristic: none
     if find(k) is None or arg == "opts.py": return toggle.kernel_opts(k)
@@ -50,16 +64,20 @@ def candidate(kind:str, arg, failed:list):
 def measure(x:Tensor, w:Tensor, runs:int, kind:str) -> tuple[float, float, float, np.ndarray]:
   tg.clear_caches()
   with tinygrad_wino.using("new"), Context(WINO_TILE=4):
-    out = x.conv2d(w, padding=1)
-    linear, var_vals = tg.schedule(out)
+    if KINDS[kind][4]:
+      x, w = x.detach(), w.detach()
+      x.requires_grad = w.requires_grad = True
+      outs = list(x.conv2d(w, padding=1).square().sum().gradient(x, w))
+    else: outs = [x.conv2d(w, padding=1)]
+    linear, var_vals = tg.schedule(*outs)
     t0 = time.perf_counter()
     compiled = tg.compile_schedule(linear)
     compile_s = time.perf_counter() - t0
   tg.run_kernels(compiled, var_vals)
   times = [tg.run_kernels(compiled, var_vals) for _ in range(runs)]
-  i = next(i for i, (name, _) in enumerate(times[0]) if KINDS[kind][3](name))
+  i = KINDS[kind][3]([name for name, _ in times[0]])
   return (statistics.median(t[i][1] for t in times) * 1e3, statistics.median(sum(s for _, s in t) for t in times) * 1e3, compile_s * 1e3,
-          out.numpy())
+          outs[-1].numpy())
 
 def main() -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,7 +87,10 @@ def main() -> int:
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
-          "xhat": "opts as tiles of a row upcast, the alpha^2 positions upcast whole, tinygrad's CPU threads"}[args.kernel]
+          "xhat": "opts as tiles of a row upcast, the alpha^2 positions upcast whole, tinygrad's CPU threads",
+          "wgmhat": "the conv's gradients (of the sum of its squared output), the weight gradient's MHAT: opts as (UPCAST n, UPCAST m, "
+                    "UNROLL k), tinygrad's CPU threads over the tile positions; conv ms: all the gradients' kernels; error: the weight "
+                    "gradient's"}[args.kernel]
   lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
            f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), float32, median of {args.runs} runs after one; {what}; "
            "compile: the whole conv's.", "",

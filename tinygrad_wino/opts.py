@@ -170,37 +170,43 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # of outputs per thread (X's 8 contiguous n as one vector, G's 8 m broadcast) with k unrolled by 8 ran 2.4-3x faster on a 2-core
 # AVX-512 CPU (bench/cpu_opts.py --kernel mhat, then named bench/mhat_opts.py: bench/results/cpu-mhat-opts-2026-11-25.md): MHAT
 # (8,64,64,56) 18.0 -> 6.1 ms, (8,128,128,28) 17.6 -> 6.7, (8,256,256,14) 22.5 -> 7.7, (4,512,512,7) 11.5 -> 4.8; k unrolled by 4
-# compiles 0.4-0.6 s faster, runs 10-40% slower. A weight gradient's MHAT (both operands with k innermost) isn't matched.
-MHAT_BLOCK, MHAT_UNROLL = (8, 4, 2), (8, 4, 2)
+# compiles 0.4-0.6 s faster, runs 10-40% slower. A weight gradient's MHAT has both operands with k innermost (its K is the batch
+# and the tiles): the same 8x8 blocks with k unrolled by 4 (bench/cpu_opts.py --kernel wgmhat).
+MHAT_BLOCK, MHAT_UNROLL, MHAT_UNROLL_K_MAJOR = (8, 4, 2), (8, 4, 2), (4, 2)
 ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
 
 def _load(u:UOp) -> UOp|None:
   while u.op is Ops.CAST: u = u.src[0]
   return u if u.op is Ops.INDEX else None
 
-def _mhat(k:Scheduler) -> tuple[UOp, UOp, UOp, list[UOp]]|None:
-  """NEW's MHAT kernel: its ranges m, n, k and batch (the alpha^n tile positions first, groups after them); None for any other kernel."""
+def _mhat(k:Scheduler, k_major:bool=False) -> tuple[UOp, UOp, UOp, list[UOp]]|None:
+  """NEW's MHAT kernel: its ranges m, n, k and batch (the alpha^n tile positions first, groups after them); None for any other kernel.
+  With k_major, a weight gradient's MHAT, whose X has k innermost too (its K is the batch and the tiles)."""
   if k.applied_opts or len(reds:=k.reduceops) != 1 or reds[0].arg[0] is not Ops.ADD or len(reds[0].src) != 2: return None
   if (mul:=reds[0].src[0]).op is Ops.CAST: mul = mul.src[0]
   stores = _stores(k)
   if mul.op is not Ops.MUL or len(stores) != 1 or None in (loads:=[_load(s) for s in mul.src]): return None
   kr, (out_unit, *load_units) = reds[0].src[1], [_unit(i) for i in (stores[0], *loads)]
-  # G is the load with the output's unit-stride range m, X the other; k is G's unit range, n X's
+  # G is the load with the output's unit-stride range m, X the other; k is G's unit range, n X's own range (and its unit one)
   if len(out_unit) != 1 or ((m:=next(iter(out_unit))) in loads[0].ranges) == (m in loads[1].ranges): return None
   (x, xu), (g, gu) = sorted(zip(loads, load_units), key=lambda p: m in p[0].ranges)
-  if kr not in gu or len(xu) != 1 or (n:=next(iter(xu))) in g.ranges or n is kr or m in x.ranges: return None
+  if kr not in gu or m in x.ranges or len(own:=[r for r in x.ranges if r not in g.ranges]) != 1 or xu != {kr if k_major else own[0]}: return None
+  n = own[0]
   if not (batch:=[r for r in k.rngs if r not in (m, n, kr)]) or any(r not in x.ranges or r not in g.ranges for r in batch): return None
   return (m, n, kr, batch) if int(batch[0].vmax + 1) in ALPHA_POWERS else None
 
 def mhat_opts(k:Scheduler) -> Scheduler|None:
-  """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads); None for any other kernel."""
-  if k.ren.has_local or (found:=_mhat(k)) is None: return None
+  """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads), a weight gradient's too; None for any other kernel."""
+  if k.ren.has_local: return None
+  if (found:=_mhat(k)) is not None: unrolls = MHAT_UNROLL
+  elif (found:=_mhat(k, k_major=True)) is not None: unrolls = MHAT_UNROLL_K_MAJOR
+  else: return None
   m, n, kr, batch = found
   k = k.copy()
   try:
     for r in (n, m):
       if b:=next((b for b in MHAT_BLOCK if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
-    if u:=next((u for u in MHAT_UNROLL if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
+    if u:=next((u for u in unrolls if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
     # threads over the tile positions
     _cpu_threads(k, [_axis(k, batch[0])])
   except KernelOptError: return None
