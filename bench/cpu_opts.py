@@ -93,7 +93,7 @@ def main() -> int:
                     "gradient's"}[args.kernel]
   lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
            f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), float32, median of {args.runs} runs after one; {what}; "
-           "compile: the whole conv's.", "",
+           "compile: the whole graph's.", "",
            f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | compile ms | error vs heuristic |", "|---|---|---|---|---|---|"]
   print("\n".join(lines))
   for s in args.shapes.split(";"):

@@ -179,9 +179,9 @@ def _load(u:UOp) -> UOp|None:
   while u.op is Ops.CAST: u = u.src[0]
   return u if u.op is Ops.INDEX else None
 
-def _mhat(k:Scheduler, k_major:bool=False) -> tuple[UOp, UOp, UOp, list[UOp]]|None:
-  """NEW's MHAT kernel: its ranges m, n, k and batch (the alpha^n tile positions first, groups after them); None for any other kernel.
-  With k_major, a weight gradient's MHAT, whose X has k innermost too (its K is the batch and the tiles)."""
+def _mhat_layout(k:Scheduler) -> tuple[UOp, UOp, UOp, list[UOp], bool]|None:
+  """NEW's MHAT kernel: its ranges m, n, k and batch (the alpha^n tile positions first, groups after them), and whether X has k
+  innermost (k_major: a weight gradient's MHAT, whose K is the batch and the tiles) rather than n; None for any other kernel."""
   if k.applied_opts or len(reds:=k.reduceops) != 1 or reds[0].arg[0] is not Ops.ADD or len(reds[0].src) != 2: return None
   if (mul:=reds[0].src[0]).op is Ops.CAST: mul = mul.src[0]
   stores = _stores(k)
@@ -190,18 +190,20 @@ def _mhat(k:Scheduler, k_major:bool=False) -> tuple[UOp, UOp, UOp, list[UOp]]|No
   # G is the load with the output's unit-stride range m, X the other; k is G's unit range, n X's own range (and its unit one)
   if len(out_unit) != 1 or ((m:=next(iter(out_unit))) in loads[0].ranges) == (m in loads[1].ranges): return None
   (x, xu), (g, gu) = sorted(zip(loads, load_units), key=lambda p: m in p[0].ranges)
-  if kr not in gu or m in x.ranges or len(own:=[r for r in x.ranges if r not in g.ranges]) != 1 or xu != {kr if k_major else own[0]}: return None
+  if kr not in gu or m in x.ranges or len(own:=[r for r in x.ranges if r not in g.ranges]) != 1 or xu not in ({own[0]}, {kr}): return None
   n = own[0]
   if not (batch:=[r for r in k.rngs if r not in (m, n, kr)]) or any(r not in x.ranges or r not in g.ranges for r in batch): return None
-  return (m, n, kr, batch) if int(batch[0].vmax + 1) in ALPHA_POWERS else None
+  return (m, n, kr, batch, xu == {kr}) if int(batch[0].vmax + 1) in ALPHA_POWERS else None
+
+def _mhat(k:Scheduler, k_major:bool=False) -> tuple[UOp, UOp, UOp, list[UOp]]|None:
+  """NEW's MHAT kernel of the forward layout (X with n innermost), or with k_major a weight gradient's: its m, n, k and batch."""
+  return found[:4] if (found:=_mhat_layout(k)) is not None and found[4] == k_major else None
 
 def mhat_opts(k:Scheduler) -> Scheduler|None:
   """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads), a weight gradient's too; None for any other kernel."""
-  if k.ren.has_local: return None
-  if (found:=_mhat(k)) is not None: unrolls = MHAT_UNROLL
-  elif (found:=_mhat(k, k_major=True)) is not None: unrolls = MHAT_UNROLL_K_MAJOR
-  else: return None
-  m, n, kr, batch = found
+  if k.ren.has_local or (found:=_mhat_layout(k)) is None: return None
+  m, n, kr, batch, k_major = found
+  unrolls = MHAT_UNROLL_K_MAJOR if k_major else MHAT_UNROLL
   k = k.copy()
   try:
     for r in (n, m):
