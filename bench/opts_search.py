@@ -35,8 +35,8 @@ def mhat(k, found, um:int, un:int, lm:int):
   if lm > 1: k.apply_opt(Opt(OptOps.LOCAL, k.rngs.index(rngs[0]), lm))
 
 def output(k, found, u:int, t:int, tx:int):
-  spatial, c, _ = found
-  for dim in spatial: opts._tile(k, dim)
+  spatial, c, mhat = found
+  for dim in spatial: opts._tile(k, dim, mhat)
   if u > 1: c = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, c), u))[0]
   k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, c), t))
   # threads along the row's tiles too: a warp then writes whole rows of adjacent tiles

@@ -16,7 +16,7 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
   # on a GPU-class device the output transform fused into the conv's consumer gets tile-aligned opts (opts.py): its two spatial
   # dims padded to whole 4x4 tiles and upcast by 4, so the kernel's name ends in two upcasts of 4 and the output channels' 2
   # (tinygrad's heuristic gives 14x14 2x2 and 7x7 7x7). The padded outputs must not be stored, the bias and relu fused after
-  # the transform must stay right.
+  # the transform must stay right. MHAT's loads carry no gate: a tile's outputs share them (PADTO alone gates each output's own).
   rng = np.random.default_rng(0)
   x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 5).astype(np.float32), np.arange(8.0) - 4
   tinygrad_wino.stats.reset()
@@ -24,8 +24,12 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
     out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), Tensor(b.astype(np.float32), device="PYTHON") if epilogue else None, **kwargs)
     if epilogue: out = out.relu()
     linear, var_vals = tg.schedule(out)
-    names = [n for n, _ in tg.run_kernels(tg.compile_schedule(linear), var_vals)]
+    compiled = tg.compile_schedule(linear)
+    names = [n for n, _ in tg.run_kernels(compiled, var_vals)]
   assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith("_4_4_2"), names
+  output_kernel = [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1]
+  loads = [u for u in output_kernel.src[1].src if u.op is tg.Ops.LOAD]
+  assert loads and all(len(u.src) == 1 for u in loads), f"{sum(len(u.src) > 1 for u in loads)} of {len(loads)} loads gated"
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
   assert rel_err(out.numpy(), ref) <= 2e-5
@@ -61,10 +65,12 @@ def test_gpu_opts_touch_only_news_kernels():
     ("new", "28x28", "xhat_opts"), ("new", "28x28", "output_transform_opts")]
   assert _opts_hits(GPU_CASES, ("new",), opts=0, device="PYTHON") == []
 
-def test_gpu_xhat_threads_along_tiles():
-  # XHAT with threads along the tiles and two tiles a thread (xhat_opts): the opts fired and the conv stays right
+@pytest.mark.parametrize("xs", [(2, 6, 30, 64), (2, 2, 9, 128)])
+def test_gpu_xhat_threads_along_tiles(xs):
+  # XHAT with threads along the tiles (xhat_opts: 16 and 2 along channels for a row of 16 tiles, a warp of 32 for 32 tiles): the
+  # opts fired and the conv stays right
   rng = np.random.default_rng(0)
-  x, w = rng.standard_normal((2, 6, 30, 64)).astype(np.float32), (rng.standard_normal((8, 6, 3, 3)) / 5).astype(np.float32)
+  x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 5).astype(np.float32)
   hits = _opts_hits([("conv", lambda device: [Tensor(x, device=device).conv2d(Tensor(w, device=device), padding=1)])], ("new",), device="PYTHON")
   assert ("new", "conv", "xhat_opts") in hits, hits
   with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):

@@ -29,18 +29,33 @@ def _strides(index:UOp) -> dict[UOp, int]:
   return ret
 def _unit(index:UOp) -> set[UOp]: return {r for r, s in _strides(index).items() if s == 1}
 
-def _tile(k:Scheduler, dim:list[UOp]) -> None:
-  """UPCAST one output dim by whole tiles: dim is its range, or the pair (outer, inner) tinygrad split it into."""
+def _pad(k:Scheduler, r:UOp, amount:int, by_tile:UOp) -> None:
+  """PADTO, less the gates it puts on the loads of by_tile (MHAT) where the padded index provably stays inside that buffer. PADTO
+  gates every load that reads the padded range, so each of a tile's M x M outputs loaded the tile's MHAT values again under a
+  gate of its own; MHAT is read by tile, o // M, and every tile of a padded o exists. The (8,512,512,7) half kernel compiled in
+  2.5-2.9 s gated, 0.8-1.2 s without (bench/results/h100-opts-search-output-2026-11-25.md, h100-opts-search-compile-2026-11-25.md)."""
+  k.apply_opt(Opt(OptOps.PADTO, _axis(k, r), amount))
+  subs = {}
+  for u in k.ast.toposort():
+    # PADTO's gate: valid.where(INDEX(buf, (valid & True).where(idx, Invalid)), Invalid) for a load that had no gate of its own
+    if u.op is not Ops.WHERE or not u.src[2].is_invalid or (b:=u.src[1]).op is not Ops.INDEX or b.src[0] is not by_tile: continue
+    if b.src[1].get_valid() is (u.src[0] & UOp.const(True)) and 0 <= (i:=b.src[1].get_idx()).vmin and i.vmax < math.prod(by_tile.max_shape):
+      subs[u] = b.replace(src=(by_tile, i))
+  if subs: k.ast = k.ast.substitute(subs)
+
+def _tile(k:Scheduler, dim:list[UOp], by_tile:UOp) -> None:
+  """UPCAST one output dim by whole tiles: dim is its range, or the pair (outer, inner) tinygrad split it into; by_tile is the
+  buffer read by tile (MHAT)."""
   if len(dim) == 1:
     # a size of at most M is one tile already; a weight gradient's 3 x 3 taps end here too
     if dim[0].vmax + 1 <= M: raise KernelOptError(f"{dim[0].vmax + 1} is one tile")
-    if (dim[0].vmax + 1) % M: k.apply_opt(Opt(OptOps.PADTO, _axis(k, dim[0]), M))
+    if (dim[0].vmax + 1) % M: _pad(k, dim[0], M, by_tile)
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, dim[0]), M))
     return
   outer, inner = dim
   if (d:=int(inner.vmax + 1)) % M == 0: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, inner), M))
   elif M % d == 0:
-    if (outer.vmax + 1) % (M // d): k.apply_opt(Opt(OptOps.PADTO, _axis(k, outer), M // d))
+    if (outer.vmax + 1) % (M // d): _pad(k, outer, M // d, by_tile)
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, outer), M // d))
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, inner), d))
   else: raise KernelOptError(f"a tile of {M} doesn't align with a split of {d}")
@@ -76,7 +91,7 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
   spatial, c, mhat = found
   k = k.copy()
   try:
-    for dim in spatial: _tile(k, dim)
+    for dim in spatial: _tile(k, dim, mhat)
     # the tiles of a row: what remains of the innermost output dim after _tile
     row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1:]
     row_threads = next((t for t in (4, 2) if row and (row[0].vmax + 1) % t == 0), 1)
@@ -92,12 +107,13 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 
 # The input transform on a GPU (rules._rewrite, threads_on_tiles): XHAT's layout has the tiles innermost, so its stores coalesce
 # where threads run along the tile axis. tinygrad's heuristic put 16 threads of a block on channels at (64,64,64,112) fp16, where
-# XHAT took 0.69-0.75 ms, more than half of NEW's conv. Two adjacent tiles a thread (a 4-byte store of two halves), 16 or 8
-# threads along the tiles and 2 along channels. bench/opts_search.py --kernel xhat on the H100
-# (bench/results/h100-opts-search-2026-11-25.md, heuristic -> these opts, us): (64,64,64,112) fp16 736 -> 149-151, fp32 343 ->
-# 283; (8,64,64,56) fp16 20-23 -> 14-17; (32,128,128,28) fp16 43-46 -> 40-43, fp32 26.7 -> 28.0 (the one loss, inside this
-# machine's drift between rows). A row of fewer than 8 tiles (14x14) keeps the heuristic.
-XHAT_THREADS = (16, 8)
+# XHAT took 0.69-0.75 ms, more than half of NEW's conv. One tile a thread, a warp along the tiles where the row's (padded) tiles
+# allow 32, else 16 or 8 along the tiles and 2 along channels. bench/opts_search.py --kernel xhat on the H100
+# (bench/results/h100-opts-search-compile-2026-11-25.md, heuristic -> these opts, us at s of compile): (64,64,64,112) fp16 738
+# at 1.3-1.4 s -> 155 at 0.9 s, fp32 340 -> 285 at 0.8 s; (8,64,64,56) fp16 18-19 -> 13.7 at 0.9 s, fp32 18-20 -> 16.0;
+# (32,128,128,28) fp16 41-44 -> 37-38 at 0.8-0.9 s. Two tiles a thread (the rule before) ran at most 4% faster and compiled
+# 0.3-1.2 s longer. A row of fewer than 8 tiles (14x14) keeps the heuristic.
+XHAT_THREADS = (32, 16, 8)
 
 def _xhat(k:Scheduler, taps:tuple[int, ...]=(ALPHA,)) -> tuple[list[UOp], UOp, UOp]|None:
   """NEW's input transform, which reads one buffer at taps[i]^n places a tile (XHAT: alpha; a weight gradient's transform of the
@@ -121,12 +137,11 @@ def xhat_opts(k:Scheduler) -> Scheduler|None:
   if not k.ren.has_local or (found:=_xhat(k)) is None: return None
   alpha, tiles, chans = found
   size = int(tiles.vmax + 1)
-  if (t:=next((t for t in XHAT_THREADS if size // (u:=2 if size % 16 == 0 else 1) % t == 0), None)) is None: return None
+  if (t:=next((t for t in XHAT_THREADS if size % t == 0), None)) is None: return None
   k = k.copy()
   try:
-    if u > 1: tiles = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))[0]
     k.apply_opt(Opt(OptOps.LOCAL, _axis(k, tiles), t))
-    if (chans.vmax + 1) % 2 == 0: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, chans), 2))
+    if t < 32 and (chans.vmax + 1) % 2 == 0: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, chans), 2))
     for r in alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
