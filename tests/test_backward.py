@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tinygrad_wino
 from tinygrad import Tensor, Context
-from helpers import rel_err
+from tinygrad_wino import tg
+from helpers import conv_ref, rel_err
 
 CASES = {
   "2d_pad1_bias": ((2, 4, 9, 7), (5, 4, 3, 3), dict(padding=1)),
@@ -59,3 +60,28 @@ def test_constant_upstream_gradients_match_direct(upstream):
   assert sum("2-D conv" in r for r in rewrites) == 1 and sum("weight gradient" in r for r in rewrites) == (upstream == "arange"), \
     (rewrites, tinygrad_wino.stats.skipped)
   for d, n in zip(ret[None], ret["new"]): assert rel_err(n, d.astype(np.float64)) <= 2e-5
+
+@pytest.mark.parametrize("device", ["CPU", "PYTHON"])
+def test_weight_gradient_shares_the_forward_xhat(device):
+  # a training step's weight gradient transforms the input at the same tiles as its forward conv (on a GPU-class device too, where
+  # both pad the tile row): one XHAT kernel reads the input for both, so the three rewritten convs take 11 kernels, not 12
+  rng = np.random.default_rng(0)
+  x = Tensor(rng.standard_normal((2, 4, 16, 16)).astype(np.float32), device=device).realize()
+  w = Tensor(rng.standard_normal((4, 4, 3, 3)).astype(np.float32), device=device).realize()
+  x.requires_grad = w.requires_grad = True
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"), Context(WINO_TILE=4):
+    gx, gw = x.conv2d(w, padding=1).square().sum().gradient(x, w)
+    linear, var_vals = tg.schedule(gx, gw)
+    tg.run_kernels(tg.compile_schedule(linear), var_vals)
+  calls = [c for c in linear.src if c.op is tg.Ops.CALL]
+  assert len(tinygrad_wino.stats.rewritten) == 3 and len(calls) == 11
+  assert sum(any(s.base is x.uop.base for s in c.src[1:]) for c in calls) == 1
+  assert rel_err(gw.numpy(), weight_grad_ref(x.numpy(), w.numpy())) <= 2e-5
+
+def weight_grad_ref(xn:np.ndarray, wn:np.ndarray) -> np.ndarray:
+  """d/dw sum(conv(x, w)^2) in float64 numpy: 2 * correlation of the input with the conv's output."""
+  out = conv_ref(xn.astype(np.float64), wn.astype(np.float64), padding=1)
+  xp = np.pad(xn.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+  h, w_ = out.shape[2:]
+  return np.stack([np.stack([2 * np.einsum("bohw,bihw->oi", out, xp[:, :, ky:ky + h, kx:kx + w_]) for kx in range(3)], -1) for ky in range(3)], -2)

@@ -167,6 +167,7 @@ class WinoContext:
   rewritten: list[str] = field(default_factory=list)
   skipped: dict[UOp, str] = field(default_factory=dict)
   outputs: set[UOp] = field(default_factory=set)
+  transforms: dict[UOp, UOp] = field(default_factory=dict)
   def skip(self, red:UOp, why:str) -> None:
     self.skipped[red] = why
     if DEBUG >= 2: print(f"winograd: kept a direct conv: {why}")
@@ -175,6 +176,13 @@ class WinoContext:
     # like rangeify's new_range: a dim of size 1 is the constant 0, not a range
     return tuple(UOp.const(0) if isinstance(s, int) and s == 1 else UOp.range(s, next(self.range_ids), axis_type) for s in sizes)
   def copies(self, rngs:tuple[UOp, ...], axis_type=AxisType.WEAK) -> tuple[UOp, ...]: return self.ranges([_extent(r) for r in rngs], axis_type)
+  def shared(self, buf:UOp, closed:tuple[UOp, ...]) -> UOp:
+    """buf, or an equal buffer an earlier rewrite of this graph built: the key is buf with the ranges it closes renamed by their
+    position. A training step's forward conv and its weight gradient transform the same input into the same XHAT."""
+    renamed = {r: UOp.range(r.src[0], -100 - i, AxisType.PLACEHOLDER) for i, r in enumerate(closed) if r.op is Ops.RANGE}
+    # the bufferize closes its ranges, so a substitute gated on the ranges a node uses would not enter it
+    key = buf.replace(src=(gated_substitute(buf.src[0], renamed), *[renamed.get(r, r) for r in buf.src[1:]]))
+    return self.transforms.setdefault(key, buf)
   def flat(self, sizes:list) -> tuple[UOp, list[UOp]]:
     """One range over the row-major product of `sizes`, and the index of each part in it."""
     r = self.ranges([_prod(sizes)])[0]
@@ -282,8 +290,10 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # threadIdx.x to the first of them. XHAT's stores coalesce when that is the innermost tile axis, which needs a local size that
   # divides its tile count: a row of 7 tiles gets none, and the threads then ran along channels and batch (2x slower XHAT at
   # (32,128,128,28)). So pad the tile count to a multiple of 8 where that adds at most 15% (the extra tiles are zeros that no
-  # output reads) and order the ranges batch, tiles, channels. The CPU has no threads to coalesce: there this order is slower.
-  if threads_on_tiles:=(not wg and device_class(red.device) is GPU and (t:=-(-tiles[-1] // 8) * 8) <= tiles[-1] * 1.15): tiles[-1] = t
+  # output reads) and order the ranges batch, tiles, channels. The CPU has no threads to coalesce: there this order is slower. A
+  # weight gradient tiles the same positions of the same input, so its XHAT is the forward conv's (ctx.shared; its padded tiles
+  # are zeros in the reduce).
+  if threads_on_tiles:=(device_class(red.device) is GPU and (t:=-(-tiles[-1] // 8) * 8) <= tiles[-1] * 1.15): tiles[-1] = t
   opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
   # a forward conv: Bt, G and At; a weight gradient, by transposition: Bt, At^T and G^T. Stored in half, the two input transforms
   # are scaled by powers of two (exact) and the output transform scales back
@@ -295,7 +305,10 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # ranges (output channels), N = act's own ranges (batch) and, for a forward conv, the tiles, K = the reduce ranges (input
   # channels; batch for a weight gradient) and, for a weight gradient, the tiles. In MHAT each of M, N, K is one range over the
   # product of its parts, one big dimension for tinygrad's tensor-core choice, and its layout is (alpha, groups, N, M): the
-  # consumer's threads run along the output channels.
+  # consumer's threads run along the output channels. A weight gradient's consumer stores (output channels, input channels, taps),
+  # so there MHAT is (alpha, groups, M, N) and the output transform reads it along the stored order: as (N, M) the CPU read it
+  # at a stride of M, and the transform of the (4,256,256,4) gradient took 4.3 ms where it now takes 0.9
+  # (bench/results/cpu-grads-2026-11-25.md).
   both, x_only, o_only = conv.both, conv.act_only, conv.other_only
   n_parts = [_extent(r) for r in x_only] + ([] if wg else tiles)
   k_parts = [_extent(r) for r in conv.chans] + (tiles if wg else [])
@@ -305,8 +318,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # keeps one range per part; their ids order the kernel's axes (threads_on_tiles above)
   xa, xb = ctx.ranges([w.alpha]*n), ctx.copies(both)
   if threads_on_tiles:
-    r_ranges, t_ranges = ctx.ranges([_extent(r) for r in x_only]), ctx.ranges(tiles)
-    xf, f_parts = ctx.flat(k_parts)
+    r_ranges, t_ranges = ctx.ranges([_extent(r) for r in (conv.chans if wg else x_only)]), ctx.ranges(tiles)
+    xf, f_parts = ctx.flat(n_parts if wg else k_parts)
   else:
     xf, f_parts = ctx.flat(n_parts if wg else k_parts)
     t_ranges = ctx.ranges(tiles[::-1])[::-1]
@@ -317,7 +330,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
     return _gated(simplify_loads(gated_substitute(conv.act, subs)).cast(fdt), [g for _, g in pos])
-  xhat = kron(act_at, (bt,)*n, xa, fdt).cast(sdt).bufferize(*xa, *xb, xf, *r_ranges, *t_ranges, arg=opts)
+  xhat = ctx.shared(kron(act_at, (bt,)*n, xa, fdt).cast(sdt).bufferize(*(closed:=(*xa, *xb, xf, *r_ranges, *t_ranges)), arg=opts), closed)
   if ctx.phase == 1: return _phase_probe(red, xhat), "phase 1 probe"
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
@@ -339,13 +352,15 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   prod = (xhat.index(*ma, *mb, *((mn, *_unflat(mk, k_parts)) if wg else (mk, *_unflat(mn, n_parts)))) * ohat.index(*ma, *mb, mm, mk)).cast(fdt)
   # accumulated in float32, stored in XHAT's dtype: for half convs the output transform's reads of MHAT are its main traffic (on
   # the H100 fp16 convs ran 8-11% faster, at 4.3e-3 of max|out| error instead of 2.9e-3; OLD's is 1.1e-2)
-  mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).cast(sdt).bufferize(*ma, *mb, mn, mm, arg=opts)
+  mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).cast(sdt)
+  mhat = mhat.bufferize(*ma, *mb, *((mm, mn) if wg else (mn, mm)), arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat), "phase 3 probe"
 
   o_sizes = [_extent(r) for r in o_only]
   def out_at(rows:tuple[UOp, ...], b:tuple[UOp, ...], x:tuple[UOp, ...], o:tuple[UOp, ...], t:list[UOp]) -> UOp:
     n_flat, o_flat = _flat_index([*x, *t], n_parts), _flat_index(list(o), o_sizes)
-    return kron(lambda a: mhat.index(*[UOp.const(v) for v in a], *b, n_flat, o_flat).cast(fdt), (out_mat,)*n, rows, fdt)
+    mn_mm = (o_flat, n_flat) if wg else (n_flat, o_flat)
+    return kron(lambda a: mhat.index(*[UOp.const(v) for v in a], *b, *mn_mm).cast(fdt), (out_mat,)*n, rows, fdt)
   # the output: At at row p % m of tile p // m (G^T at row p for a weight gradient). tinygrad splits a range p into (p // m, p % m),
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
   # alpha^n MHAT values itself. On a CPU that costs ~20 ns an output (10.4 ms at (8,256,256,14)); there a kernel of its own
