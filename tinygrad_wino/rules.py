@@ -359,8 +359,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   o_sizes = [_extent(r) for r in o_only]
   def out_at(rows:tuple[UOp, ...], b:tuple[UOp, ...], x:tuple[UOp, ...], o:tuple[UOp, ...], t:list[UOp]) -> UOp:
     n_flat, o_flat = _flat_index([*x, *t], n_parts), _flat_index(list(o), o_sizes)
-    mn_mm = (o_flat, n_flat) if wg else (n_flat, o_flat)
-    return kron(lambda a: mhat.index(*[UOp.const(v) for v in a], *b, *mn_mm).cast(fdt), (out_mat,)*n, rows, fdt)
+    cols = (o_flat, n_flat) if wg else (n_flat, o_flat)  # MHAT's last two indices, in its layout's order
+    return kron(lambda a: mhat.index(*[UOp.const(v) for v in a], *b, *cols).cast(fdt), (out_mat,)*n, rows, fdt)
   # the output: At at row p % m of tile p // m (G^T at row p for a weight gradient). tinygrad splits a range p into (p // m, p % m),
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
   # alpha^n MHAT values itself. On a CPU that costs ~20 ns an output (10.4 ms at (8,256,256,14)); there a kernel of its own
