@@ -315,15 +315,16 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
 
   # XHAT: act at the positions p + q = t*m + j of each tile (alpha wide, stride m; p + q < size + 2), through Bt. Its layout is
   # (alpha, groups, K, N) for a forward conv and (alpha, groups, N, K) for a weight gradient: the tiles innermost. The tiled role
-  # keeps one range per part; their ids order the kernel's axes (threads_on_tiles above)
+  # keeps one range per part (batch: act's own for a forward conv, the reduced one for a weight gradient), the other role one flat
+  # range (input channels); their ids order the kernel's axes (threads_on_tiles above)
   xa, xb = ctx.ranges([w.alpha]*n), ctx.copies(both)
+  r_sizes, f_sizes = [_extent(r) for r in (conv.chans if wg else x_only)], (n_parts if wg else k_parts)
   if threads_on_tiles:
-    r_ranges, t_ranges = ctx.ranges([_extent(r) for r in (conv.chans if wg else x_only)]), ctx.ranges(tiles)
-    xf, f_parts = ctx.flat(n_parts if wg else k_parts)
+    r_ranges, t_ranges = ctx.ranges(r_sizes), ctx.ranges(tiles)
+    xf, f_parts = ctx.flat(f_sizes)
   else:
-    xf, f_parts = ctx.flat(n_parts if wg else k_parts)
-    t_ranges = ctx.ranges(tiles[::-1])[::-1]
-    r_ranges = ctx.ranges([_extent(r) for r in (conv.chans if wg else x_only)][::-1])[::-1]
+    xf, f_parts = ctx.flat(f_sizes)
+    t_ranges, r_ranges = ctx.ranges(tiles[::-1])[::-1], ctx.ranges(r_sizes[::-1])[::-1]
   xc, xo = (r_ranges, f_parts) if wg else (f_parts, r_ranges)
   def act_at(j:tuple[int, ...]) -> UOp:
     pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(t_ranges, tiles, j, sizes)]
