@@ -5,15 +5,20 @@ Phase 1 is XHAT only, 2 adds GHAT, 3 adds MHAT (the Hadamard product reduced ove
 NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd. NEW's rows are
 the conv as WINO=1 runs it (every eligible conv rewritten); the row "NEW auto" (NEW+cost in the tables) is the complete conv with
 WINO_COST=1, the cost model deciding between winograd and direct conv.
-Every row is scheduled and compiled afresh (in-process caches cleared, kernels compiled one after another in this process so the
-compile column is the row's whole compile work; the disk compile cache is off unless --warm-disk-cache),
-then the shape's compiled rows are run --warmup times each and --runs times round-robin (one run of each row in turn), each
-kernel synchronized: kernel time is the runtime's own timer summed over the row's kernels (median, min, max). Python graph
-build, schedule and compile are separate columns (and each kernel's compile with --kernels).
+First call: each complete conv (direct, OLD, NEW+cost, NEW) is built, scheduled and compiled once with nothing of its shape
+alive (in-process caches cleared, the garbage collected, the process warmed up on a small conv of every implementation first),
+kernels compiled one after another in this process so the compile column is the row's whole compile work; the disk compile cache
+is off unless --warm-disk-cache. tinygrad caches analyses on its UOps, which are hash-consed: a graph compiled while an equal
+one is alive compiles faster (NEW+cost after NEW read 0.73-0.91 of NEW's first call on the H100), so the first call never
+follows another row. Then every row, truncations too, is scheduled and compiled again for the timing (a truncation's columns
+are that compile, with the kernels it shares with its complete conv alive: warm), the shape's compiled rows are run --warmup
+times each and --runs times round-robin (one run of each row in turn), each kernel synchronized: kernel time is the runtime's
+own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate columns (and
+each kernel's compile with --kernels).
 Before a time is reported, the complete conv's output is checked against direct conv.
 """
 from __future__ import annotations
-import argparse, contextlib, datetime, importlib.metadata, io, itertools, json, os, pathlib, platform, shlex, statistics, sys, time
+import argparse, contextlib, datetime, gc, importlib.metadata, io, itertools, json, os, pathlib, platform, shlex, statistics, sys, time
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,6 +97,7 @@ def row_flags(impl, phase:int):
 def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
   """Build, schedule and compile one row afresh; the row's compiled schedule is run later, interleaved with the shape's other rows."""
   clear_caches()
+  gc.collect()
   with row_flags(impl, phase):
     t0 = time.perf_counter()
     outs = impl(x, w, phase)
@@ -106,6 +112,11 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
   return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, keys=kernel_keys(linear), rewrites=rewrites,
               compile_kernel_ms=[t * 1e3 for _, t in compiles],
               outputs=outs, run=lambda: run_kernels(compiled, var_vals))
+
+def first_call(impl, x:Tensor, w:Tensor) -> dict:
+  """The complete conv's first call, cold: measured with nothing of an earlier row alive, and dropped after."""
+  r = measure(impl, x, w, 4)
+  return {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "compile_kernel_ms")}
 
 def run_interleaved(rows:list[dict]) -> None:
   """Time every row of a shape round-robin (each run of each row in turn), so the machine's drift over the shape's minutes falls
@@ -168,7 +179,8 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   impls = [(impl, f) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) if impl in ARGS.impls.split(",")]
   plan = [("direct", direct, 4)] + [(impl, f, p) for impl, f in impls for p in sorted(phases, reverse=True)]
   plan += [("NEW auto", new_auto, 4)] if any(impl == "NEW" for impl, _ in impls) else []
-  rows = [measure(f, x, w, phase) | dict(impl=impl, phase=phase) for impl, f, phase in plan]
+  cold = {impl: first_call(f, x, w) for impl, f, phase in plan if phase == 4}
+  rows = [measure(f, x, w, phase) | dict(impl=impl, phase=phase) | (cold[impl] if phase == 4 else {}) for impl, f, phase in plan]
   run_interleaved(rows)
   complete, ref = {}, None
   # direct first (the reference), then each implementation's complete conv: its kernels define the truncations
@@ -216,7 +228,8 @@ def markdown(results:list[dict], meta:dict) -> str:
            f"{meta['warmup']} warm-up runs{', the rows of a shape timed round-robin' if meta.get('interleaved') else ''}, disk compile cache "
            f"{'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
            "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule and compile "
-           "are wall time of the first call, each row scheduled and compiled afresh. 3x3 conv, padding 1.", "",
+           "are wall time of the first call: each complete conv's with nothing of its shape alive, a truncation's (phases 1-3) with its "
+           "complete conv's kernels alive. 3x3 conv, padding 1.", "",
            "## Summary (complete conv, kernel ms)", "",
            "NEW+cost is the conv as WINO=1 WINO_COST=1 runs it: the cost model chose winograd or direct conv (last column). NEW is "
            "the conv as WINO=1 runs it, every eligible conv rewritten: the row the phase tables break down. First call: schedule + compile. "
@@ -314,6 +327,10 @@ def main() -> int:
               tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__,
               beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, interleaved=True, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
               machine=platform.machine(), processor=platform.processor() or platform.machine(), accelerator=accelerator())
+  # pay the process's one-time costs (pattern matchers, the device's compiler) before the first shape's first call
+  for dt in dts:
+    x, w = Tensor.ones(1, 4, 8, 8, dtype=dt).contiguous().realize(), Tensor.ones(4, 4, 3, 3, dtype=dt).contiguous().realize()
+    for f in (direct, old_phase, new_phase): first_call(f, x, w)
   results = []
   with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2 + ("NEW" in ARGS.impls.split(","))), desc="rows") as bar:
     for dt in dts:
