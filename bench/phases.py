@@ -6,15 +6,15 @@ NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation o
 the conv as WINO=1 runs it (every eligible conv rewritten); the row "NEW auto" (NEW+cost in the tables) is the complete conv with
 WINO_COST=1, the cost model deciding between winograd and direct conv.
 First call: each complete conv (direct, OLD, NEW+cost, NEW) is built, scheduled and compiled once with nothing of its shape
-alive (in-process caches cleared, the garbage collected, the process warmed up on a small conv of every implementation first),
-kernels compiled one after another in this process so the compile column is the row's whole compile work; the disk compile cache
-is off unless --warm-disk-cache. tinygrad caches analyses on its UOps, which are hash-consed: a graph compiled while an equal
-one is alive compiles faster (NEW+cost after NEW read 0.73-0.91 of NEW's first call on the H100), so the first call never
-follows another row. Then every row, truncations too, is scheduled and compiled again for the timing (a truncation's columns
-are that compile, with the kernels it shares with its complete conv alive: warm), the shape's compiled rows are run --warmup
-times each and --runs times round-robin (one run of each row in turn), each kernel synchronized: kernel time is the runtime's
-own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate columns (and
-each kernel's compile with --kernels).
+alive (in-process caches cleared, tinygrad's UOp-keyed ones too, the garbage collected, the process warmed up on a small conv of
+every implementation first), kernels compiled one after another in this process so the compile column is the row's whole compile
+work; the disk compile cache is off unless --warm-disk-cache. tinygrad caches analyses on its UOps, which are hash-consed, so a
+graph compiled while an equal one is alive compiles faster: NEW+cost, compiled after NEW with NEW's kernels alive, read 0.73-0.91
+of NEW's first call on the H100. Then every row, truncations too, is scheduled and compiled again for the timing (a truncation's
+columns are that compile, with the kernels it shares with its complete conv alive: warm), the shape's compiled rows are run
+--warmup times each and --runs times round-robin (one run of each row in turn), each kernel synchronized: kernel time is the
+runtime's own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate
+columns (and each kernel's compile with --kernels).
 Before a time is reported, the complete conv's output is checked against direct conv.
 """
 from __future__ import annotations

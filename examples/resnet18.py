@@ -10,7 +10,7 @@ take the winograd path there, and in the training step NEW rewrites their weight
   python examples/resnet18.py [--batch 8] [--size 32] [--width 64] [--runs 5] [--json out.json]
 
 The modes are selected with tinygrad_wino.using(), the switch that WINO=1 and WINO_OLD=1 set from the environment."""
-import argparse, json, statistics, sys, time
+import argparse, gc, json, statistics, sys, time
 import numpy as np
 import tinygrad_wino
 from tinygrad import Tensor, Context, Device, dtypes, nn
@@ -61,6 +61,7 @@ def train_step(model, params, x, y, lr=0.01) -> list[Tensor]:
 
 def measure(step, mode, model, params, x, y, runs:int) -> dict:
   clear_caches()
+  gc.collect()
   tinygrad_wino.stats.reset()
   with tinygrad_wino.using(mode):
     t0 = time.perf_counter()

@@ -5,6 +5,9 @@ import tinygrad.schedule as _schedule
 import tinygrad.schedule.rangeify as _rangeify
 import tinygrad.codegen.opt.heuristic as _heuristic
 import tinygrad.engine.worker as _worker
+import tinygrad.schedule.indexing as _indexing
+import tinygrad.uop.divandmod as _divandmod
+import tinygrad.codegen.late.coalesce as _coalesce
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
 from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, USE_TC, TC_SELECT, TC_OPT, ansistrip, make_tuple, tqdm
@@ -125,7 +128,13 @@ def forget_programs(names:set[str]) -> None:
   for key in [key for key, prg in to_program_cache.items() if ansistrip(prg.arg.name) in names]: del to_program_cache[key]
   _schedule.schedule_cache.clear()
 
+# tinygrad's unbounded caches keyed on UOps (index math): they keep an earlier graph's UOps alive, and with them the analyses
+# tinygrad caches on each (hash-consed) UOp, so an equal graph compiled later would compile faster than a first call does
+_UOP_CACHES = (_indexing.apply_movement_op, _indexing._apply_reshape, _divandmod.fold_divmod_general, _coalesce._drop_valid_stmts)
+
 def clear_caches() -> None:
-  """Forget compiled programs and schedules made in this process, so the next call schedules and compiles afresh."""
+  """Forget compiled programs, schedules and tinygrad's UOp-keyed caches made in this process, so the next call schedules and
+  compiles afresh (bench/: collect the garbage after, then nothing of an earlier graph is alive)."""
   to_program_cache.clear()
   _schedule.schedule_cache.clear()
+  for cache in _UOP_CACHES: cache.cache_clear()
