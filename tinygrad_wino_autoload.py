@@ -2,7 +2,8 @@
 # tinygrad_wino. It lives outside the package so that, with neither WINO nor WINO_OLD set, it costs two environment lookups and
 # imports nothing. tinygrad_wino checks the flags' values itself.
 import os, sys
-if any(os.environ.get(flag, "").strip() not in ("", "0") for flag in ("WINO", "WINO_OLD")):
+# a flag set to anything but 0 imports the plugin, which checks the value (tinygrad itself fails on an empty one, unnamed)
+if any(os.environ.get(flag, "0").strip() != "0" for flag in ("WINO", "WINO_OLD")):
   try: import tinygrad_wino  # noqa: F401
   except ValueError as e:
     # a bad flag value: stop with one line. site.py only warns about an exception, and a SystemExit here is a fatal error dump

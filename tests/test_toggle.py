@@ -127,7 +127,8 @@ def test_autoload_costs_nothing_without_flags():
   assert "plugin imported: False" in r.stdout and "conv kernels: 1" in r.stdout
 
 @pytest.mark.parametrize("env,flag", [({"WINO": "abc"}, "WINO"), ({"WINO": "1", "WINO_OLD": "1"}, "WINO_OLD"),
-                                      ({"WINO": "1", "WINO_TILE": "5"}, "WINO_TILE"), ({"WINO": "1", "WINO_COST": "2"}, "WINO_COST")])
+                                      ({"WINO": "1", "WINO_TILE": "5"}, "WINO_TILE"), ({"WINO": "1", "WINO_COST": "2"}, "WINO_COST"),
+                                      ({"WINO": ""}, "WINO"), ({"WINO": "1", "WINO_COST": ""}, "WINO_COST")])
 def test_bad_flags_give_one_clear_error(env, flag):
   r = run_script(env)
   assert r.returncode != 0 and r.stderr.startswith("tinygrad_wino: ") and flag in r.stderr

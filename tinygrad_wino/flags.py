@@ -9,7 +9,8 @@ def flag_error(name:str, value) -> ValueError:
 
 def check_environment(env=os.environ) -> None:
   for name, allowed in FLAGS.items():
-    if (value:=env.get(name)) is not None and value.strip() not in allowed + ("",): raise flag_error(name, value)
+    # tinygrad parses an empty value as int(""), which fails without naming the flag
+    if (value:=env.get(name)) is not None and value.strip() not in allowed: raise flag_error(name, value)
   if all(env.get(name, "").strip() == "1" for name in ("WINO", "WINO_OLD")):
     raise ValueError("WINO=1 (winograd as a rangeify rewrite) and WINO_OLD=1 (tinygrad's tensor-level winograd) are both set: choose one")
 
