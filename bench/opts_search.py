@@ -8,7 +8,8 @@ fastest first, with tinygrad's heuristic and opts.py's own choice among the rows
 
 Candidates: xhat (tiles a thread, threads along tiles, threads along channels); mhat (tensor-core tiles a warp along the output
 channels and along the tiles, warps a block along the output channels); output (channels a thread, threads along channels, threads along the
-row's tiles).
+row's tiles); wgmhat, a weight gradient's MHAT in the conv's gradients (outputs a thread along each channel dim, the reduce
+unrolled, threads splitting the reduce, threads along each channel dim).
 """
 import argparse, datetime, itertools, os, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
@@ -43,10 +44,26 @@ def output(k, found, u:int, t:int, tx:int):
   if tx > 1:
     k.apply_opt(Opt(OptOps.LOCAL, [i for i, r in enumerate(k.rngs) if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1], tx))
 
+def wgmhat(k, found, um:int, un:int, uk:int, g:int, lm:int, ln:int=1):
+  # a weight gradient's MHAT (both operands with its reduce innermost): threads splitting the reduce (GROUPTOP, a shared-memory
+  # sum), an um x un block of outputs a thread, the reduce unrolled by uk, lm threads along m (the input channels, stored
+  # innermost), ln along n (the output channels)
+  m, n, kr, _ = found
+  if g: k.apply_opt(Opt(OptOps.GROUPTOP, k.axes_of(AxisType.REDUCE).index(opts._axis(k, kr)), g))
+  if un > 1: k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, n), un))
+  if um > 1: k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, m), um))
+  if uk > 1: k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(opts._axis(k, kr)), uk))
+  if lm > 1: k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, m), lm))
+  if ln > 1: k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, n), ln))
+
 # (finder, opts.py's opts, candidate, its space)
 KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, itertools.product((1, 2, 4), (8, 16, 32), (1, 2, 4))),
          "mhat": (opts._mhat, opts.mhat_tensor_core_opts, mhat, itertools.product((2, 4, 8), (1, 2, 4), (1, 2, 4))),
-         "output": (opts._output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8)))}
+         "output": (opts._output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8))),
+         # searched in the conv's gradients (of the sum of its squared output)
+         "wgmhat": (lambda k: opts._mhat(k, k_major=True), opts.wg_mhat_opts, wgmhat,
+                    [*itertools.product((1, 2, 4), (1, 2, 4), (1, 4), (0, 16, 32), (1, 16)),
+                     *itertools.product((1, 2), (2, 4, 8), (4, 8), (0,), (8, 16, 32), (2, 4))])}
 
 def main() -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,7 +102,11 @@ def main() -> int:
       try:
         tg.forget_programs(last)
         with tinygrad_wino.using("new"), Context(WINO_TILE=4):
-          out = x.conv2d(w, padding=1)
+          if args.kernel == "wgmhat":
+            xg, wg = x.detach(), w.detach()
+            xg.requires_grad = wg.requires_grad = True
+            out = xg.conv2d(wg, padding=1).float().square().sum().gradient(wg)[0]
+          else: out = x.conv2d(w, padding=1)
           linear, var_vals = tg.schedule(out)
           compiles = dict(tg.compile_times(linear))
           compiled = tg.compile_schedule(linear)
@@ -94,7 +115,8 @@ def main() -> int:
       except (KernelOptError, ValueError): continue
       finally: tg.install_kernel_opts(toggle.kernel_opts)
       # the searched kernel: the one whose name changes with the candidate; XHAT compiles first, MHAT third, the output last
-      i = {"xhat": 0, "mhat": 2, "output": -1}[args.kernel]
+      # (a weight gradient's MHAT: the last reduce)
+      i = {"xhat": 0, "mhat": 2, "output": -1}.get(args.kernel, max(j for j, (n, _) in enumerate(times[0]) if n.startswith("r_")))
       name, last = times[0][i][0], {times[0][i][0]}
       result = out.float().numpy()
       if ref is None: ref = result

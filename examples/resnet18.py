@@ -3,9 +3,10 @@
 It runs the forward pass (inference: batchnorm on running statistics) and one SGD training step (forward in training mode,
 cross-entropy, the gradient of every parameter, the updated parameters). It checks NEW's logits, and its loss and
 gradients, against direct conv (relative L2 error, all gradients together), and times each as bench/phases.py does: schedule
-and compile wall time of the first call, then kernel device time by the runtime's timers (each kernel synchronized), median
-of --runs after a warm-up run. 14 of the 20 convs are 3x3 stride-1 (the stride-2 and 1x1 ones stay direct): OLD and NEW
-take the winograd path there, and in the training step NEW rewrites their weight gradients too.
+and compile wall time of each mode's first call (cold), then kernel device time by the runtime's timers (each kernel
+synchronized), median of --runs after a warm-up run, the modes timed round-robin. 14 of the 20 convs are 3x3 stride-1 (the
+stride-2 and 1x1 ones stay direct): OLD and NEW take the winograd path there, and in the training step NEW rewrites their
+weight gradients too.
 
   python examples/resnet18.py [--batch 8] [--size 32] [--width 64] [--runs 5] [--json out.json]
 
@@ -59,7 +60,10 @@ def train_step(model, params, x, y, lr=0.01) -> list[Tensor]:
     grads = loss.gradient(*params)
   return [loss, *grads, *(p - lr * g for p, g in zip(params, grads))]
 
-def measure(step, mode, model, params, x, y, runs:int) -> dict:
+MODES = (None, "old", "new")
+
+def compile_step(step, mode, model, params, x, y) -> dict:
+  """Build, schedule and compile one mode's step afresh: the first call's times, and what running it needs."""
   clear_caches()
   gc.collect()
   tinygrad_wino.stats.reset()
@@ -71,13 +75,26 @@ def measure(step, mode, model, params, x, y, runs:int) -> dict:
     t2 = time.perf_counter()
     compiled = compile_schedule(linear)
     t3 = time.perf_counter()
-    rewrites = len(tinygrad_wino.stats.rewritten)
-  kernels = len(run_kernels(compiled, var_vals))
-  times = [sum(t for _, t in run_kernels(compiled, var_vals)) for _ in range(runs)]
-  values = [o.numpy() for o in outs]
-  return dict(build_ms=(t1 - t0) * 1e3, schedule_ms=(t2 - t1) * 1e3, compile_ms=(t3 - t2) * 1e3, kernel_ms=statistics.median(times) * 1e3,
-              kernel_min_ms=min(times) * 1e3, kernel_max_ms=max(times) * 1e3, kernels=kernels, rewrites=rewrites,
-              values=values)
+  return dict(build_ms=(t1 - t0) * 1e3, schedule_ms=(t2 - t1) * 1e3, compile_ms=(t3 - t2) * 1e3, rewrites=len(tinygrad_wino.stats.rewritten),
+              outs=outs, run=lambda: run_kernels(compiled, var_vals))
+
+def measure(step, model, params, x, y, runs:int) -> dict:
+  """Each mode's first call, cold: compiled with nothing of another mode alive (tinygrad caches analyses on its hash-consed
+  UOps, so the kernels two modes share, the batchnorms, the loss and the optimizer, would compile warm for the second). Then the
+  modes compiled again and timed round-robin, one run of each in turn, so the machine's drift falls on all of them alike (run one
+  mode after another, OLD's training step read 13.4 and 14.4 ms in two runs of one call on the H100)."""
+  first = {}
+  for mode in MODES:
+    r = compile_step(step, mode, model, params, x, y)
+    first[mode] = {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "rewrites")}
+  steps = {mode: compile_step(step, mode, model, params, x, y) for mode in MODES}
+  for r in steps.values(): r["run"]()
+  timed: dict = {mode: [] for mode in MODES}
+  for _ in range(runs):
+    for mode, r in steps.items(): timed[mode].append(sum(t for _, t in r["run"]()))
+  return {mode: first[mode] | dict(kernel_ms=statistics.median(timed[mode]) * 1e3, kernel_min_ms=min(timed[mode]) * 1e3,
+                                   kernel_max_ms=max(timed[mode]) * 1e3, kernels=len(r["run"]()), values=[o.numpy() for o in r["outs"]])
+          for mode, r in steps.items()}
 
 def rel_err(a:list[np.ndarray], b:list[np.ndarray]) -> float:
   """||a - b|| / ||b|| over all the tensors together: the gradients of a deep network hold entries (a batchnorm's shift ahead of
@@ -106,8 +123,7 @@ def main(argv=None) -> int:
   print("| step | mode | kernel ms | min-max | kernels | convs rewritten | schedule ms | compile ms | vs direct (kernel) | rel err |")
   print("|---|---|---|---|---|---|---|---|---|---|")
   for name, step in (("forward", forward), ("train step", train_step)):
-    for mode in (None, "old", "new"):
-      r = measure(step, mode, model, params, x, y, args.runs)
+    for mode, r in measure(step, model, params, x, y, args.runs).items():
       base = results.get((name, None), r)
       checked = slice(0, 1 + len(params))  # the logits; or the loss and the gradients (an updated parameter is mostly the parameter)
       err = rel_err(r["values"][checked], base["values"][checked])

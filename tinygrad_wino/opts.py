@@ -256,3 +256,29 @@ def mhat_tensor_core_opts(k:Scheduler) -> Scheduler|None:
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: MHAT tensor-core opts {k.applied_opts}")
   return k
+
+# A weight gradient's MHAT on a GPU, float32 (no tensor cores): C[b, m, n] = sum_k X[b, n, k] * Y[b, m, k], both operands with k
+# (batch and tiles) innermost, m the stored unit-stride dim (input channels), n the output channels. tinygrad's heuristic gives a
+# thread 4x4 outputs and 16 threads a block: too few threads for the device at ResNet's sizes (36 x 64 x 64 outputs: 288 warps).
+# Two m and eight n a thread (four below 128), k unrolled by 4, 16 threads along m and 2 along n where eight: bench/opts_search.py
+# --kernel wgmhat on the H100 (bench/results/h100-opts-search-wgmhat-2026-11-25.md, heuristic -> these opts, us, float32):
+# (16,64,64,32) 97-100 -> 58, (16,128,128,16) 65-66 -> 42, (16,256,256,8) 60-63 -> 41 (38 with 4 threads along n). Splitting
+# the reduce between threads (GROUPTOP) ran slower at every size searched. Half weight gradients are left to tinygrad's
+# heuristic and its tensor cores (not searched).
+WG_MHAT_WIDE_N = 128
+
+def wg_mhat_opts(k:Scheduler) -> Scheduler|None:
+  """Opts for a weight gradient's float32 MHAT on a GPU; None for any other kernel."""
+  if not k.ren.has_local or (found:=_mhat(k, k_major=True)) is None or any(b.src[0].dtype.itemsize != 4 for b in k.bufs): return None
+  m, n, kr, _ = found
+  wide = (n.vmax + 1) >= WG_MHAT_WIDE_N
+  k = k.copy()
+  try:
+    k.apply_opt(Opt(OptOps.UPCAST, _axis(k, n), 8 if wide else 4))
+    k.apply_opt(Opt(OptOps.UPCAST, _axis(k, m), 2))
+    k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), 4))
+    k.apply_opt(Opt(OptOps.LOCAL, _axis(k, m), 16))
+    if wide: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, n), 2))
+  except KernelOptError: return None
+  if DEBUG >= 3: print(f"winograd: weight gradient MHAT opts {k.applied_opts}")
+  return k
