@@ -10,7 +10,7 @@ alive (in-process caches cleared, tinygrad's UOp-keyed ones too, the garbage col
 every implementation first), kernels compiled one after another in this process so the compile column is the row's whole compile
 work; the disk compile cache is off unless --warm-disk-cache. tinygrad caches analyses on its UOps, which are hash-consed, so a
 graph compiled while an equal one is alive compiles faster: NEW+cost, compiled after NEW with NEW's kernels alive, read 0.73-0.91
-of NEW's first call on the H100. Then every row, truncations too, is scheduled and compiled again for the timing (a truncation's
+of NEW's first call on the H100 at 11 of 12 shapes. Then every row, truncations too, is scheduled and compiled again for the timing (a truncation's
 columns are that compile, with the kernels it shares with its complete conv alive: warm), the shape's compiled rows are run
 --warmup times each and --runs times round-robin (one run of each row in turn), each kernel synchronized: kernel time is the
 runtime's own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate
