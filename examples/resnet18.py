@@ -88,12 +88,12 @@ def measure(step, model, params, x, y, runs:int) -> dict:
     r = compile_step(step, mode, model, params, x, y)
     first[mode] = {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "rewrites")}
   steps = {mode: compile_step(step, mode, model, params, x, y) for mode in MODES}
-  for r in steps.values(): r["run"]()
+  kernels = {mode: len(r["run"]()) for mode, r in steps.items()}  # the warm-up run
   timed: dict = {mode: [] for mode in MODES}
   for _ in range(runs):
     for mode, r in steps.items(): timed[mode].append(sum(t for _, t in r["run"]()))
   return {mode: first[mode] | dict(kernel_ms=statistics.median(timed[mode]) * 1e3, kernel_min_ms=min(timed[mode]) * 1e3,
-                                   kernel_max_ms=max(timed[mode]) * 1e3, kernels=len(r["run"]()), values=[o.numpy() for o in r["outs"]])
+                                   kernel_max_ms=max(timed[mode]) * 1e3, kernels=kernels[mode], values=[o.numpy() for o in r["outs"]])
           for mode, r in steps.items()}
 
 def rel_err(a:list[np.ndarray], b:list[np.ndarray]) -> float:
