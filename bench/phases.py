@@ -5,16 +5,17 @@ Phase 1 is XHAT only, 2 adds GHAT, 3 adds MHAT (the Hadamard product reduced ove
 NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd. NEW's rows are
 the conv as WINO=1 runs it (every eligible conv rewritten); the row "NEW auto" (NEW+cost in the tables) is the complete conv with
 WINO_COST=1, the cost model deciding between winograd and direct conv.
-First call: each complete conv (direct, OLD, NEW+cost, NEW) is built, scheduled and compiled once with nothing of its shape
-alive (in-process caches cleared, tinygrad's UOp-keyed ones too, the garbage collected, the process warmed up on a small conv of
-every implementation first), kernels compiled one after another in this process so the compile column is the row's whole compile
-work; the disk compile cache is off unless --warm-disk-cache. tinygrad caches analyses on its UOps, which are hash-consed, so a
-graph compiled while an equal one is alive compiles faster: NEW+cost, compiled after NEW with NEW's kernels alive, read 0.73-0.91
-of NEW's first call on the H100 at 11 of 12 shapes. Then every row, truncations too, is scheduled and compiled again for the timing (a truncation's
-columns are that compile, with the kernels it shares with its complete conv alive: warm), the shape's compiled rows are run
---warmup times each and --runs times round-robin (one run of each row in turn), each kernel synchronized: kernel time is the
-runtime's own timer summed over the row's kernels (median, min, max). Python graph build, schedule and compile are separate
-columns (and each kernel's compile with --kernels).
+First call: each complete conv (direct, OLD, NEW+cost, NEW) is built, scheduled, compiled and loaded (on CUDA the driver compiles
+each program's PTX to machine code when it loads it) once with nothing of its shape alive (in-process caches cleared, tinygrad's
+UOp-keyed ones too, the garbage collected, the process warmed up on a small conv of every implementation first), kernels compiled
+and loaded one after another in this process so the compile and load columns are the row's whole work; the disk compile caches
+(tinygrad's and the CUDA driver's) are off unless --warm-disk-cache. tinygrad caches analyses on its UOps, which are hash-consed,
+so a graph compiled while an equal one is alive compiles faster: NEW+cost, compiled after NEW with NEW's kernels alive, read
+0.73-0.91 of NEW's first call on the H100 at 11 of 12 shapes. Then every row, truncations too, is scheduled, compiled and loaded
+again for the timing (a truncation's columns are that compile, with the kernels it shares with its complete conv alive: warm), the
+shape's compiled rows are run --warmup times each and --runs times round-robin (one run of each row in turn), each kernel
+synchronized: kernel time is the runtime's own timer summed over the row's kernels (median, min, max). Python graph build,
+schedule, compile and load are separate columns (and each kernel's compile and load with --kernels).
 Before a time is reported, the complete conv's output is checked against direct conv.
 """
 from __future__ import annotations
@@ -44,7 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 ARGS = parse_args()
 # tinygrad reads these when it is imported
 if ARGS.device: os.environ["DEV"] = ARGS.device
-if not ARGS.warm_disk_cache: os.environ["CACHELEVEL"] = "0"
+# the disk caches of compiled programs: tinygrad's, and the CUDA driver's of the machine code it compiles from PTX on load
+if not ARGS.warm_disk_cache: os.environ.update(CACHELEVEL="0", CUDA_CACHE_DISABLE="1")
 # compile in this process: worker processes keep compiled kernels of earlier rows. BEAM search compiles its candidates in parallel
 if not ARGS.beam: os.environ["PARALLEL"] = "0"
 
@@ -53,7 +55,7 @@ import tinygrad_wino  # noqa: E402
 from tinygrad import Tensor, Device, Context, GlobalCounters, dtypes  # noqa: E402
 from tinygrad.helpers import flat_to_grouped, flatten, resolve_pool_pads  # noqa: E402
 from tinygrad_wino.matrices import cook_toom  # noqa: E402
-from tinygrad_wino.tg import clear_caches, compile_schedule, compile_times, kernel_keys, run_kernels, schedule, tqdm  # noqa: E402
+from tinygrad_wino.tg import clear_caches, compile_schedule, compile_times, kernel_keys, load_programs, run_kernels, schedule, tqdm  # noqa: E402
 
 PHASE_NAMES = {1: "XHAT only", 2: "+ GHAT", 3: "+ MHAT", 4: "+ output transform (complete)"}
 TINYGRAD_F43 = cook_toom(4, 3, (0, 1, -1, 2, -2))  # tinygrad's own F(4x4,3x3) matrices, for OLD's truncations
@@ -95,7 +97,8 @@ def row_flags(impl, phase:int):
 # *** one row: build, schedule, compile, run
 
 def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
-  """Build, schedule and compile one row afresh; the row's compiled schedule is run later, interleaved with the shape's other rows."""
+  """Build, schedule, compile and load one row afresh; the row's compiled schedule is run later, interleaved with the shape's other
+  rows."""
   clear_caches()
   gc.collect()
   with row_flags(impl, phase):
@@ -108,15 +111,17 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
     compiles = compile_times(linear)
     compiled = compile_schedule(linear)
     t3 = time.perf_counter()
+    loads = load_programs(compiled)
+    t4 = time.perf_counter()
     rewrites = list(tinygrad_wino.stats.rewritten)
-  return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, keys=kernel_keys(linear), rewrites=rewrites,
-              compile_kernel_ms=[t * 1e3 for _, t in compiles],
+  return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, load_ms=(t4-t3)*1e3, keys=kernel_keys(linear),
+              rewrites=rewrites, compile_kernel_ms=[t * 1e3 for _, t in compiles], load_kernel_ms=[t * 1e3 for _, t in loads],
               outputs=outs, run=lambda: run_kernels(compiled, var_vals))
 
 def first_call(impl, x:Tensor, w:Tensor) -> dict:
   """The complete conv's first call, cold: measured with nothing of an earlier row alive, and dropped after."""
   r = measure(impl, x, w, 4)
-  return {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "compile_kernel_ms")}
+  return {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "load_ms", "compile_kernel_ms", "load_kernel_ms")}
 
 def run_interleaved(rows:list[dict]) -> None:
   """Time every row of a shape round-robin (each run of each row in turn), so the machine's drift over the shape's minutes falls
@@ -203,7 +208,7 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
     r["per_kernel_ms"] = [statistics.median(run[i] for run in runs) * 1e3 for i, c in enumerate(counted) if c]
     r.update(kernels=sum(counted), kernel_ms=statistics.median(times), kernel_min_ms=min(times), kernel_max_ms=max(times))
     r["names"] = [n for n, c in zip(r["names"], counted) if c]
-    r["compile_kernel_ms"] = [t for t, c in zip(r["compile_kernel_ms"], counted, strict=True) if c]
+    for key in ("compile_kernel_ms", "load_kernel_ms"): r[key] = [t for t, c in zip(r[key], counted, strict=True) if c]
     if phase == 4: r["per_call_ms"] = per_call_ms(f, x, w)
     bar.update(1)
   t_ms, t_out, t_what = (None, None, "skipped (--no-torch)") if ARGS.no_torch else torch_time(xn, wn, dt)
@@ -220,6 +225,7 @@ def row(res:dict, impl:str, phase:int=4) -> dict|None:
 
 def ratio(a, b) -> str: return "" if a is None or b is None or not b else f"{a/b:.2f}"
 def ms(v) -> str: return "" if v is None else f"{v:.3f}"
+def ms1(v) -> str: return "" if v is None else f"{v:.1f}"
 
 def markdown(results:list[dict], meta:dict) -> str:
   lines = [f"# Winograd phase timings: {meta['device']}{' (' + meta['accelerator'] + ')' if meta.get('accelerator') else ''}, {meta['date']}", "",
@@ -227,12 +233,13 @@ def markdown(results:list[dict], meta:dict) -> str:
            f"tinygrad {meta['tinygrad']}, tinygrad_wino {meta['tinygrad_wino']}, BEAM={meta['beam']}, {meta['runs']} timed runs after "
            f"{meta['warmup']} warm-up runs{', the rows of a shape timed round-robin' if meta.get('interleaved') else ''}, disk compile cache "
            f"{'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
-           "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule and compile "
+           "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule, compile and load "
            "are wall time of the first call: each complete conv's with nothing of its shape alive, a truncation's (phases 1-3) with its "
            "complete conv's kernels alive. 3x3 conv, padding 1.", "",
            "## Summary (complete conv, kernel ms)", "",
            "NEW+cost is the conv as WINO=1 WINO_COST=1 runs it: the cost model chose winograd or direct conv (last column). NEW is "
-           "the conv as WINO=1 runs it, every eligible conv rewritten: the row the phase tables break down. First call: schedule + compile. "
+           "the conv as WINO=1 runs it, every eligible conv rewritten: the row the phase tables break down. First call: schedule + compile + "
+           "load (on CUDA the driver compiles each program's PTX when it loads it). "
            "\"direct (its kernels)\": NEW+cost compiled the very kernels of the direct row, timed round-robin with it.",
            "", "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW+cost | NEW | torch | NEW+cost/OLD | NEW+cost/direct | NEW+cost/torch | "
            "NEW/OLD | NEW/direct | first call NEW+cost/OLD | first call NEW/OLD | cost model |",
@@ -241,7 +248,7 @@ def markdown(results:list[dict], meta:dict) -> str:
     d, o, n, t = row(res, "direct"), row(res, "OLD"), row(res, "NEW"), res["torch"]
     nc = row(res, "NEW auto") or n  # results made before the cost model had a row of its own
     k = lambda r: r and r["kernel_ms"]  # noqa: E731
-    first = lambda r: None if r is None else (r["schedule_ms"] + r["compile_ms"])  # noqa: E731
+    first = lambda r: None if r is None else (r["schedule_ms"] + r["compile_ms"] + r.get("load_ms", 0))  # noqa: E731
     same = " (its kernels)" if nc and nc.get("same_kernels_as_direct") else ""
     choice = "" if nc is None or nc is n else ("winograd" if nc["rewrites"] else "direct" + same)
     lines.append(f"| {tuple(res['shape'])} | {res['dtype'].split('.')[-1]} | {ms(d['kernel_ms'])} | {ms(k(o))} | {ms(k(nc))} | {ms(k(n))} | "
@@ -268,18 +275,21 @@ def markdown(results:list[dict], meta:dict) -> str:
       nms, oms = n and n["kernel_ms"], o and o["kernel_ms"]
       lines.append(f"| {p} | {PHASE_NAMES[p]} | {ms(nms)} | {ms(oms)} | {ratio(nms, oms)} | {ratio(nms, d['kernel_ms'])} | "
                    f"{n and n['kernels']} | {o and o['kernels']} |")
-    lines += ["", "| row | kernel ms (min-max) | build ms | schedule ms | compile ms | kernels | check |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "| row | kernel ms (min-max) | build ms | schedule ms | compile ms | load ms | kernels | check |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
       chk = "" if r["check"] is None else ("ok" if r["check"]["ok"] else "FAILED")
       if r["check"] and "rel_err" in r["check"]: chk += f" err {r['check']['rel_err']:.1e}"
       lines.append(f"| {r['impl']} phase {r['phase']} | {ms(r['kernel_ms'])} ({ms(r['kernel_min_ms'])}-{ms(r['kernel_max_ms'])}) | "
-                   f"{r['build_ms']:.1f} | {r['schedule_ms']:.1f} | {r['compile_ms']:.1f} | {r['kernels']} | {chk} |")
+                   f"{r['build_ms']:.1f} | {r['schedule_ms']:.1f} | {r['compile_ms']:.1f} | {ms1(r.get('load_ms'))} | {r['kernels']} | {chk} |")
     t = res["torch"]
-    lines.append(f"| torch ({t['what']}) | {ms(t['kernel_ms'])} | | | | | {'' if t['check'] is None else ('ok' if t['check']['ok'] else 'FAILED')} |")
+    t_ok = "" if t["check"] is None else ("ok" if t["check"]["ok"] else "FAILED")
+    lines.append(f"| torch ({t['what']}) | {ms(t['kernel_ms'])} | | | | | | {t_ok} |")
     if ARGS.kernels:
-      lines += ["", "| row | kernel | ms | compile ms |", "|---|---|---|---|"]
-      lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} | {'' if c is None else f'{c:.0f}'} |" for r in res["rows"]
-                for n, t, c in itertools.zip_longest(r["names"], r["per_kernel_ms"], r.get("compile_kernel_ms", []))]
+      lines += ["", "| row | kernel | ms | compile ms | load ms |", "|---|---|---|---|---|"]
+      lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} | {'' if c is None else f'{c:.0f}'} | {'' if ld is None else f'{ld:.0f}'} |"
+                for r in res["rows"] for n, t, c, ld in itertools.zip_longest(r["names"], r["per_kernel_ms"], r.get("compile_kernel_ms", []),
+                                                                               r.get("load_kernel_ms", []))]
   return "\n".join(lines) + "\n"
 
 def plot(results:list[dict], path:pathlib.Path, meta:dict) -> bool:

@@ -1,5 +1,5 @@
 # bench/phases.py end to end at a tiny size: the harness that makes the committed sweeps runs, checks every row against direct
-# conv (exit status 1 on a mismatch) and writes a first call for each complete conv.
+# conv (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv.
 import json, os, pathlib, subprocess, sys
 
 BENCH = pathlib.Path(__file__).parent.parent / "bench"
@@ -11,6 +11,7 @@ def test_phases_harness_runs_and_reports_each_complete_convs_first_call(tmp_path
   res = json.loads((tmp_path / "t.json").read_text())["results"][0]
   complete = {r["impl"]: r for r in res["rows"] if r["phase"] == 4}
   assert set(complete) == {"direct", "OLD", "NEW", "NEW auto"}
-  assert all(r["schedule_ms"] > 0 and r["compile_ms"] > 0 and len(r["compile_kernel_ms"]) == r["kernels"] for r in complete.values())
+  assert all(r["schedule_ms"] > 0 and r["compile_ms"] > 0 and r["load_ms"] > 0 and len(r["compile_kernel_ms"]) == len(r["load_kernel_ms"])
+             == r["kernels"] for r in complete.values())
   # NEW's rows rewrote the conv (its four kernels), OLD's ran tinygrad's winograd
   assert complete["NEW"]["rewrites"] and complete["NEW"]["kernels"] == complete["OLD"]["kernels"] == 4

@@ -10,11 +10,11 @@ import tinygrad.uop.divandmod as _divandmod
 import tinygrad.codegen.late.coalesce as _coalesce
 from tinygrad import Tensor
 from tinygrad.dtype import DType, dtypes, AddrSpace
-from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, USE_TC, TC_SELECT, TC_OPT, ansistrip, make_tuple, tqdm
+from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, USE_TC, TC_SELECT, TC_OPT, ansistrip, make_tuple, to_tuple, tqdm
 from tinygrad.codegen import to_program, to_program_cache
 from tinygrad.codegen.opt import Opt, OptOps, KernelOptError
 from tinygrad.codegen.opt.postrange import Scheduler
-from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec, _get_call_to_compile
+from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec, _get_call_to_compile, get_runtime, runtime_cache
 from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
 from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
@@ -22,9 +22,8 @@ from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "USE_TC", "TC_SELECT", "TC_OPT", "make_tuple",
            "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
            "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "Opt", "OptOps",
-           "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "run_kernels", "kernel_keys",
-           "forget_programs",
-           "clear_caches"]
+           "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "load_programs", "run_kernels",
+           "kernel_keys", "forget_programs", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -113,6 +112,16 @@ def compile_times(linear:UOp) -> list[tuple[str, float]]:
     prg = to_program(*todo)
     ret.append((ansistrip(prg.arg.name), time.perf_counter() - t0))
   return ret
+def load_programs(compiled:UOp) -> list[tuple[str, float]]:
+  """Load a compiled schedule's programs onto their devices one after another, as its first run would (on CUDA the driver compiles
+  the PTX to machine code here): (name without colors, seconds) per kernel. run_kernels then finds them loaded."""
+  ret = []
+  for call in compiled.src:
+    if call.op is not Ops.CALL or (prg:=call.src[0]).op is not Ops.PROGRAM: continue
+    t0 = time.perf_counter()
+    for device in to_tuple(call.src[1].device): get_runtime(device, prg)
+    ret.append((ansistrip(prg.arg.name), time.perf_counter() - t0))
+  return ret
 def kernel_keys(linear:UOp) -> list[bytes]: return [c.src[0].key for c in linear.src if c.op is Ops.CALL and c.src[0].op is Ops.SINK]
 
 def run_kernels(compiled:UOp, var_vals:dict[str, int]) -> list[tuple[str, float]]:
@@ -133,8 +142,9 @@ def forget_programs(names:set[str]) -> None:
 _UOP_CACHES = (_indexing.apply_movement_op, _indexing._apply_reshape, _divandmod.fold_divmod_general, _coalesce._drop_valid_stmts)
 
 def clear_caches() -> None:
-  """Forget compiled programs, schedules and tinygrad's UOp-keyed caches made in this process, so the next call schedules and
-  compiles afresh (bench/: collect the garbage after, then nothing of an earlier graph is alive)."""
+  """Forget compiled and loaded programs, schedules and tinygrad's UOp-keyed caches made in this process, so the next call schedules,
+  compiles and loads afresh (bench/: collect the garbage after, then nothing of an earlier graph is alive)."""
   to_program_cache.clear()
+  runtime_cache.clear()
   _schedule.schedule_cache.clear()
   for cache in _UOP_CACHES: cache.cache_clear()
