@@ -2,8 +2,8 @@
 
 It runs the forward pass (inference: batchnorm on running statistics) and one SGD training step (forward in training mode,
 cross-entropy, the gradient of every parameter, the updated parameters). It checks NEW's logits, and its loss and
-gradients, against direct conv (relative L2 error, all gradients together), and times each as bench/phases.py does: schedule
-and compile wall time of each mode's first call (cold), then kernel device time by the runtime's timers (each kernel
+gradients, against direct conv (relative L2 error, all gradients together), and times each as bench/phases.py does: schedule,
+compile and load wall time of each mode's first call (cold), then kernel device time by the runtime's timers (each kernel
 synchronized), median of --runs after a warm-up run, the modes timed round-robin. 14 of the 20 convs are 3x3 stride-1 (the
 stride-2 and 1x1 ones stay direct): OLD and NEW take the winograd path there, and in the training step NEW rewrites their
 weight gradients too.
@@ -15,7 +15,7 @@ import argparse, gc, json, statistics, sys, time
 import numpy as np
 import tinygrad_wino
 from tinygrad import Tensor, Context, Device, dtypes, nn
-from tinygrad_wino.tg import compile_schedule, run_kernels, schedule, clear_caches
+from tinygrad_wino.tg import compile_schedule, load_programs, run_kernels, schedule, clear_caches
 
 class BasicBlock:
   def __init__(self, cin:int, cout:int, stride:int):
@@ -63,7 +63,8 @@ def train_step(model, params, x, y, lr=0.01) -> list[Tensor]:
 MODES = (None, "old", "new")
 
 def compile_step(step, mode, model, params, x, y) -> dict:
-  """Build, schedule and compile one mode's step afresh: the first call's times, and what running it needs."""
+  """Build, schedule, compile and load one mode's step afresh (on CUDA the driver compiles each program's PTX when it loads it):
+  the first call's times, and what running it needs."""
   clear_caches()
   gc.collect()
   tinygrad_wino.stats.reset()
@@ -75,8 +76,10 @@ def compile_step(step, mode, model, params, x, y) -> dict:
     t2 = time.perf_counter()
     compiled = compile_schedule(linear)
     t3 = time.perf_counter()
-  return dict(build_ms=(t1 - t0) * 1e3, schedule_ms=(t2 - t1) * 1e3, compile_ms=(t3 - t2) * 1e3, rewrites=len(tinygrad_wino.stats.rewritten),
-              outs=outs, run=lambda: run_kernels(compiled, var_vals))
+    load_programs(compiled)
+    t4 = time.perf_counter()
+  return dict(build_ms=(t1 - t0) * 1e3, schedule_ms=(t2 - t1) * 1e3, compile_ms=(t3 - t2) * 1e3, load_ms=(t4 - t3) * 1e3,
+              rewrites=len(tinygrad_wino.stats.rewritten), outs=outs, run=lambda: run_kernels(compiled, var_vals))
 
 def measure(step, model, params, x, y, runs:int) -> dict:
   """Each mode's first call, cold: compiled with nothing of another mode alive (tinygrad caches analyses on its hash-consed
@@ -86,7 +89,7 @@ def measure(step, model, params, x, y, runs:int) -> dict:
   first = {}
   for mode in MODES:
     r = compile_step(step, mode, model, params, x, y)
-    first[mode] = {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "rewrites")}
+    first[mode] = {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "load_ms", "rewrites")}
   steps = {mode: compile_step(step, mode, model, params, x, y) for mode in MODES}
   kernels = {mode: len(r["run"]()) for mode, r in steps.items()}  # the warm-up run
   timed: dict = {mode: [] for mode in MODES}
@@ -120,8 +123,8 @@ def main(argv=None) -> int:
   y = Tensor(rng.integers(0, 10, args.batch).astype(np.int32), dtype=dtypes.int32).realize()
   results, ok = {}, True
   print(f"ResNet-18 (width {args.width}), batch {args.batch}, {args.size}x{args.size}, {Device.DEFAULT}, median of {args.runs}")
-  print("| step | mode | kernel ms | min-max | kernels | convs rewritten | schedule ms | compile ms | vs direct (kernel) | rel err |")
-  print("|---|---|---|---|---|---|---|---|---|---|")
+  print("| step | mode | kernel ms | min-max | kernels | convs rewritten | schedule ms | compile ms | load ms | vs direct (kernel) | rel err |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|")
   for name, step in (("forward", forward), ("train step", train_step)):
     for mode, r in measure(step, model, params, x, y, args.runs).items():
       base = results.get((name, None), r)
@@ -130,7 +133,7 @@ def main(argv=None) -> int:
       ok &= mode != "new" or (err <= args.tol and r["rewrites"] > 0)  # OLD's error is reported, not judged
       results[(name, mode)] = r
       print(f"| {name} | {mode or 'direct'} | {r['kernel_ms']:.3f} | {r['kernel_min_ms']:.3f}-{r['kernel_max_ms']:.3f} | {r['kernels']} | "
-            f"{r['rewrites'] if mode == 'new' else ''} | {r['schedule_ms']:.0f} | {r['compile_ms']:.0f} | "
+            f"{r['rewrites'] if mode == 'new' else ''} | {r['schedule_ms']:.0f} | {r['compile_ms']:.0f} | {r['load_ms']:.0f} | "
             f"{r['kernel_ms'] / base['kernel_ms']:.2f} | {err:.1e} |")
   if args.json:
     out = [dict(step=s, mode=m or "direct", **{k: v for k, v in r.items() if k != "values"}) for (s, m), r in results.items()]
