@@ -37,10 +37,19 @@ def xhat(k, u:int) -> None:
   for r in alpha: k.apply_opt(Opt(U, opts._axis(k, r), 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
+def output(k, arg:tuple[int, int]) -> None:
+  # (channels a thread, which axis gets tinygrad's CPU threads: the first that divides, or channels): whole m x m tiles upcast
+  spatial, c, mhat = opts._output(k)
+  for dim in spatial: opts._tile(k, dim, mhat)
+  if arg[0] > 1: c = k.apply_opt(Opt(U, opts._axis(k, c), arg[0]))[0]
+  opts._cpu_threads(k, k.axes_of(AxisType.WEAK) if arg[1] == "batch" else [opts._axis(k, c)])
+
 # kind: (its finder, candidate, the candidates besides opts.py's and the heuristic, which kernel of the graph, the graph: the conv
 # or its gradients)
 KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "8, 4, 4": (8, 4, 4),
                                         "8, 16, 4": (8, 16, 4)}, lambda names: [n.startswith("r_") for n in names].index(True), False),
+         "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")},
+                    lambda names: len(names) - 1, False),
          "xhat": (opts._xhat, xhat, {"2 tiles": 2, "4 tiles": 4, "the whole row": 0}, lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 4, 4": (8, 4, 4), "4, 8, 4": (4, 8, 4),
@@ -87,6 +96,8 @@ def main() -> int:
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
+          "output": "the output transform fused into the conv's output (each output dim's size a multiple of 4): whole 4x4 tiles "
+                    "upcast, channels upcast, tinygrad's CPU threads",
           "xhat": "opts as tiles of a row upcast, the alpha^2 positions upcast whole, tinygrad's CPU threads",
           "wgmhat": "the conv's gradients (of the sum of its squared output), the weight gradient's MHAT: opts as (UPCAST n, UPCAST m, "
                     "UNROLL k), tinygrad's CPU threads over the tile positions; conv ms: all the gradients' kernels; error: the weight "

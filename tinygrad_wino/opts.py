@@ -71,7 +71,7 @@ def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
   """NEW's output transform fused into the conv's consumer on a GPU: an elementwise kernel that reads one buffer (MHAT) at
   ALPHA^2 places by the tiles of its two innermost output dims. Those dims (a range, or the two tinygrad split it into), the
   output channels and MHAT's buffer; None for any other kernel."""
-  if not k.ren.has_local or k.reduceop is not None or k.applied_opts: return None
+  if k.reduceop is not None or k.applied_opts: return None
   reads, stores = Counter(b.src[0] for b in k.bufs), {s.src[0] for s in _stores(k)}
   loads = {buf: n for buf, n in reads.items() if buf not in stores}
   # MHAT, and at most a bias or a residual besides (an epilogue fused after the conv)
@@ -87,7 +87,7 @@ def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
 
 def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
-  if (found:=_output(k)) is None: return None
+  if not k.ren.has_local or (found:=_output(k)) is None: return None
   spatial, c, mhat = found
   k = k.copy()
   try:
@@ -180,14 +180,15 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
   return k
 
-# MHAT on a CPU: a batched matmul C[b, n, m] = sum_k X[b, k, n] * G[b, m, k], with NEW's layouts (rules._rewrite: XHAT's tiles
-# innermost, GHAT's input channels, MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4; an 8x8 block
-# of outputs per thread (X's 8 contiguous n as one vector, G's 8 m broadcast) with k unrolled by 8 ran 2.4-3x faster on a 2-core
-# AVX-512 CPU (bench/cpu_opts.py --kernel mhat, then named bench/mhat_opts.py: bench/results/cpu-mhat-opts-2026-11-25.md): MHAT
-# (8,64,64,56) 18.0 -> 6.1 ms, (8,128,128,28) 17.6 -> 6.7, (8,256,256,14) 22.5 -> 7.7, (4,512,512,7) 11.5 -> 4.8; k unrolled by 4
-# compiles 0.4-0.6 s faster, runs 10-40% slower. A weight gradient's MHAT has both operands with k innermost (its K is the batch
-# and the tiles): the same 8x8 blocks with k unrolled by 4 (bench/cpu_opts.py --kernel wgmhat).
-MHAT_BLOCK, MHAT_UNROLL, MHAT_UNROLL_K_MAJOR = (8, 4, 2), (8, 4, 2), (4, 2)
+# MHAT on a CPU: a batched matmul C[b, n, m] = sum_k X[b, k, n] * G[b, k, m], with NEW's CPU layouts (rules._rewrite: XHAT's
+# tiles innermost, GHAT's and MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4; an 8x8 block of
+# outputs per thread (X's 8 contiguous n and G's 8 contiguous m as vectors), k unrolled by 4, ran 1.5-2.6x faster on a 2-core
+# AMD EPYC (bench/cpu_opts.py --kernel mhat: bench/results/cpu-mhat-opts-layout-2026-11-25.md, heuristic -> these opts, ms):
+# (8,64,64,56) 16.2 -> 11.1, (8,128,128,28) 15.5 -> 9.7, (8,256,256,14) 24.3 -> 12.9, (4,512,512,7) 19.6 -> 7.5; k unrolled by 8
+# ran 3% faster to 21% slower and compiled 0.3-0.6 s longer (it was the rule while G was stored k innermost, where it ran 10-40%
+# faster than 4 on another 2-core machine: bench/results/cpu-mhat-opts-2026-11-25.md). A weight gradient's MHAT has both
+# operands with k innermost (its K is the batch and the tiles): the same 8x8 blocks (bench/cpu_opts.py --kernel wgmhat).
+MHAT_BLOCK, MHAT_UNROLL = (8, 4, 2), (4, 2)
 ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
 
 def _load(u:UOp) -> UOp|None:
@@ -202,10 +203,12 @@ def _mhat_layout(k:Scheduler) -> tuple[UOp, UOp, UOp, list[UOp], bool]|None:
   stores = _stores(k)
   if mul.op is not Ops.MUL or len(stores) != 1 or None in (loads:=[_load(s) for s in mul.src]): return None
   kr, (out_unit, *load_units) = reds[0].src[1], [_unit(i) for i in (stores[0], *loads)]
-  # G is the load with the output's unit-stride range m, X the other; k is G's unit range, n X's own range (and its unit one)
+  # G is the load with the output's unit-stride range m, X the other; n is X's own range, X's unit range n or k, G's unit range k
+  # (a GPU's layouts, a weight gradient's) or, with X's unit n, m (a CPU's forward layout; a plain A @ B, A's unit k, is no MHAT)
   if len(out_unit) != 1 or ((m:=next(iter(out_unit))) in loads[0].ranges) == (m in loads[1].ranges): return None
   (x, xu), (g, gu) = sorted(zip(loads, load_units), key=lambda p: m in p[0].ranges)
-  if kr not in gu or m in x.ranges or len(own:=[r for r in x.ranges if r not in g.ranges]) != 1 or xu not in ({own[0]}, {kr}): return None
+  if m in x.ranges or len(own:=[r for r in x.ranges if r not in g.ranges]) != 1 or xu not in ({own[0]}, {kr}): return None
+  if kr not in gu and not (m in gu and xu == {own[0]}): return None
   n = own[0]
   if not (batch:=[r for r in k.rngs if r not in (m, n, kr)]) or any(r not in x.ranges or r not in g.ranges for r in batch): return None
   return (m, n, kr, batch, xu == {kr}) if int(batch[0].vmax + 1) in ALPHA_POWERS else None
@@ -217,13 +220,12 @@ def _mhat(k:Scheduler, k_major:bool=False) -> tuple[UOp, UOp, UOp, list[UOp]]|No
 def mhat_opts(k:Scheduler) -> Scheduler|None:
   """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads), a weight gradient's too; None for any other kernel."""
   if k.ren.has_local or (found:=_mhat_layout(k)) is None: return None
-  m, n, kr, batch, k_major = found
-  unrolls = MHAT_UNROLL_K_MAJOR if k_major else MHAT_UNROLL
+  m, n, kr, batch, _ = found
   k = k.copy()
   try:
     for r in (n, m):
       if b:=next((b for b in MHAT_BLOCK if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
-    if u:=next((u for u in unrolls if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
+    if u:=next((u for u in MHAT_UNROLL if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
     # threads over the tile positions
     _cpu_threads(k, [_axis(k, batch[0])])
   except KernelOptError: return None

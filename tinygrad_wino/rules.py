@@ -336,32 +336,44 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
   # through At^T (the transposed algorithm: sum_i d[i+k] h[i] = (G^T ((At^T h) * (Bt d)))[k])
+  # On a CPU a forward conv stores GHAT as (alpha, groups, K, M) and MHAT as (groups, N, alpha, M): MHAT's 8x8 register blocks
+  # (opts.mhat_opts) then load G's output channels as vectors, not at a stride of K, and the output transform reads a tile's
+  # alpha^n values of a channel from one run of memory instead of alpha^n planes N*M apart, each a stream of its own (on a 2-core
+  # AMD EPYC, bench/results/cpu-2026-11-25.md and its previous version: the output kernel at (8,64,64,56) 10.7 -> 7.4 ms, at
+  # (8,128,128,28) 5.2 -> 2.3; MHAT at (8,256,256,14) 14.7 -> 13.0, with opts.MHAT_UNROLL's change). GHAT's range over K is made
+  # first, so its loop stays outside M's and its stores run along M. The GPU keeps the layouts its kernel opts were searched with.
+  cpu_layout = not wg and device_class(red.device) is not GPU
   oa, ob = ctx.ranges([w.alpha]*n), ctx.copies(both)
-  (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
+  if cpu_layout: (ok, kp), (om, op_) = ctx.flat(k_parts), ctx.flat([_extent(r) for r in o_only])
+  else: (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
   oc, ot = kp[:len(conv.chans)], kp[len(conv.chans):]
   def other_at(j:tuple[int, ...]) -> UOp:
     pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if wg else [(UOp.const(ji), None) for ji in j]
     subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
     return _gated(simplify_loads(gated_substitute(conv.other, subs)).cast(fdt), [g for _, g in pos])
-  ohat = kron(other_at, (other_mat,)*n, oa, fdt).cast(sdt).bufferize(*oa, *ob, om, ok, arg=opts)
+  ohat = kron(other_at, (other_mat,)*n, oa, fdt).cast(sdt).bufferize(*oa, *ob, *((ok, om) if cpu_layout else (om, ok)), arg=opts)
   if ctx.phase == 2: return _phase_probe(red, xhat, ohat), "phase 2 probe"
 
   # MHAT: the Hadamard product reduced over K
   ma, mb = ctx.ranges([w.alpha]*n), ctx.copies(both)
   mn, mm = ctx.ranges([_prod(n_parts), _prod(_extent(r) for r in o_only)])
   mk = ctx.ranges([_prod(k_parts)], AxisType.REDUCE)[0]
-  prod = (xhat.index(*ma, *mb, *((mn, *_unflat(mk, k_parts)) if wg else (mk, *_unflat(mn, n_parts)))) * ohat.index(*ma, *mb, mm, mk)).cast(fdt)
+  x_cols, o_cols = (mn, *_unflat(mk, k_parts)) if wg else (mk, *_unflat(mn, n_parts)), (mk, mm) if cpu_layout else (mm, mk)
+  prod = (xhat.index(*ma, *mb, *x_cols) * ohat.index(*ma, *mb, *o_cols)).cast(fdt)
   # accumulated in float32, stored in XHAT's dtype: for half convs the output transform's reads of MHAT are its main traffic (on
   # the H100 fp16 convs ran 8-11% faster, at 4.3e-3 of max|out| error instead of 2.9e-3; OLD's is 1.1e-2)
   mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).cast(sdt)
-  mhat = mhat.bufferize(*ma, *mb, *((mm, mn) if wg else (mn, mm)), arg=opts)
+  mhat = mhat.bufferize(*((*mb, mn, *ma, mm) if cpu_layout else (*ma, *mb, *((mm, mn) if wg else (mn, mm)))), arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat), "phase 3 probe"
 
   o_sizes = [_extent(r) for r in o_only]
   def out_at(rows:tuple[UOp, ...], b:tuple[UOp, ...], x:tuple[UOp, ...], o:tuple[UOp, ...], t:list[UOp]) -> UOp:
     n_flat, o_flat = _flat_index([*x, *t], n_parts), _flat_index(list(o), o_sizes)
     cols = (o_flat, n_flat) if wg else (n_flat, o_flat)  # MHAT's last two indices, in its layout's order
-    return kron(lambda a: mhat.index(*[UOp.const(v) for v in a], *b, *cols).cast(fdt), (out_mat,)*n, rows, fdt)
+    def mhat_at(a:tuple[int, ...]) -> UOp:
+      pos = [UOp.const(v) for v in a]
+      return mhat.index(*((*b, cols[0], *pos, cols[1]) if cpu_layout else (*pos, *b, *cols))).cast(fdt)
+    return kron(mhat_at, (out_mat,)*n, rows, fdt)
   # the output: At at row p % m of tile p // m (G^T at row p for a weight gradient). tinygrad splits a range p into (p // m, p % m),
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
   # alpha^n MHAT values itself. On a CPU that costs ~20 ns an output (10.4 ms at (8,256,256,14)); there a kernel of its own
