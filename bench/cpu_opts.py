@@ -37,7 +37,7 @@ def xhat(k, u:int) -> None:
   for r in alpha: k.apply_opt(Opt(U, opts._axis(k, r), 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
-def output(k, arg:tuple[int, int]) -> None:
+def output(k, arg:tuple[int, str]) -> None:
   # (channels a thread, which axis gets tinygrad's CPU threads: the first that divides, or channels): whole m x m tiles upcast
   spatial, c, mhat = opts._output(k)
   for dim in spatial: opts._tile(k, dim, mhat)

@@ -68,7 +68,7 @@ def _tile_index(idx:UOp, dim:list[UOp]) -> bool:
   return dim[0] in idx.ranges and dim[1] not in idx.ranges
 
 def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
-  """NEW's output transform fused into the conv's consumer on a GPU: an elementwise kernel that reads one buffer (MHAT) at
+  """NEW's output transform fused into the conv's consumer: an elementwise kernel that reads one buffer (MHAT) at
   ALPHA^2 places by the tiles of its two innermost output dims. Those dims (a range, or the two tinygrad split it into), the
   output channels and MHAT's buffer; None for any other kernel."""
   if k.reduceop is not None or k.applied_opts: return None

@@ -304,11 +304,11 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # MHAT is a batched matmul: batch = the alpha^n positions and the ranges both factors use (groups), M = the other factor's own
   # ranges (output channels), N = act's own ranges (batch) and, for a forward conv, the tiles, K = the reduce ranges (input
   # channels; batch for a weight gradient) and, for a weight gradient, the tiles. In MHAT each of M, N, K is one range over the
-  # product of its parts, one big dimension for tinygrad's tensor-core choice, and its layout is (alpha, groups, N, M): the
-  # consumer's threads run along the output channels. A weight gradient's consumer stores (output channels, input channels, taps),
-  # so there MHAT is (alpha, groups, M, N) and the output transform reads it along the stored order: as (N, M) the CPU read it
-  # at a stride of M, and the transform of the (4,256,256,4) gradient took 4.3 ms where it now takes 0.9
-  # (bench/results/cpu-grads-2026-11-25.md).
+  # product of its parts, one big dimension for tinygrad's tensor-core choice, and its layout is (alpha, groups, N, M) (a CPU's
+  # forward conv: (groups, N, alpha, M), below): the consumer's threads run along the output channels. A weight gradient's
+  # consumer stores (output channels, input channels, taps), so there MHAT is (alpha, groups, M, N) and the output transform
+  # reads it along the stored order: as (N, M) the CPU read it at a stride of M, and the transform of the (4,256,256,4) gradient
+  # took 4.3 ms where it now takes 0.9 (bench/results/cpu-grads-2026-11-25.md).
   both, x_only, o_only = conv.both, conv.act_only, conv.other_only
   n_parts = [_extent(r) for r in x_only] + ([] if wg else tiles)
   k_parts = [_extent(r) for r in conv.chans] + (tiles if wg else [])
