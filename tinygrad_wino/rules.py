@@ -293,7 +293,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # output reads) and order the ranges batch, tiles, channels. The CPU has no threads to coalesce: there this order is slower. A
   # weight gradient tiles the same positions of the same input, so its XHAT is the forward conv's (ctx.shared; its padded tiles
   # are zeros in the reduce).
-  if threads_on_tiles:=(device_class(red.device) is GPU and (t:=-(-tiles[-1] // 8) * 8) <= tiles[-1] * 1.15): tiles[-1] = t
+  on_gpu = device_class(red.device) is GPU
+  if threads_on_tiles:=(on_gpu and (t:=-(-tiles[-1] // 8) * 8) <= tiles[-1] * 1.15): tiles[-1] = t
   opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
   # a forward conv: Bt, G and At; a weight gradient, by transposition: Bt, At^T and G^T. Stored in half, the two input transforms
   # are scaled by powers of two (exact) and the output transform scales back
@@ -342,7 +343,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # AMD EPYC, bench/results/cpu-2026-11-25.md and its previous version: the output kernel at (8,64,64,56) 10.7 -> 7.4 ms, at
   # (8,128,128,28) 5.2 -> 2.3; MHAT at (8,256,256,14) 14.7 -> 13.0, with opts.MHAT_UNROLL's change). GHAT's range over K is made
   # first, so its loop stays outside M's and its stores run along M. The GPU keeps the layouts its kernel opts were searched with.
-  cpu_layout = not wg and device_class(red.device) is not GPU
+  cpu_layout = not wg and not on_gpu
   oa, ob = ctx.ranges([w.alpha]*n), ctx.copies(both)
   if cpu_layout: (ok, kp), (om, op_) = ctx.flat(k_parts), ctx.flat([_extent(r) for r in o_only])
   else: (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
