@@ -5,7 +5,7 @@ heuristic, in one process, F(4,3). Prints the kernel's time, the whole conv's (o
 against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first
 version, bench/mhat_opts.py, the MHAT kind alone.)
 
-  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5]
+  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5]
                            [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
 import argparse, datetime, os, shlex, statistics, sys, time
@@ -30,11 +30,13 @@ def wgmhat(k, block:tuple[int, int, int]) -> None:
   k.apply_opt(Opt(R, k.unrollable_dims.index(opts._axis(k, kr)), block[2]))
   opts._cpu_threads(k, [opts._axis(k, batch[0])])
 
-def xhat(k, u:int) -> None:
-  # u tiles of a row an iteration (0: the whole row), the alpha^2 positions whole, tinygrad's threads
+def xhat(k, arg:tuple[int, slice]) -> None:
+  # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast whole (the other loops, innermost)), tinygrad's threads
   alpha, tiles, _ = opts._xhat(k)
-  k.apply_opt(Opt(U, opts._axis(k, tiles), u))
-  for r in alpha: k.apply_opt(Opt(U, opts._axis(k, r), 0))
+  for r in alpha:
+    if r not in alpha[arg[1]]: tg.loop_innermost(k, r)
+  k.apply_opt(Opt(U, opts._axis(k, tiles), arg[0]))
+  for r in alpha[arg[1]]: k.apply_opt(Opt(U, opts._axis(k, r), 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
 def output(k, arg:tuple[int, str]) -> None:
@@ -50,7 +52,9 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
                                         "8, 16, 4": (8, 16, 4)}, lambda names: [n.startswith("r_") for n in names].index(True), False),
          "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")},
                     lambda names: len(names) - 1, False),
-         "xhat": (opts._xhat, xhat, {"2 tiles": 2, "4 tiles": 4, "the whole row": 0}, lambda names: 0, False),
+         "xhat": (opts._xhat, xhat, {f"{t}, {a}": (u, dims) for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0))
+                                     for a, dims in (("alpha^2", slice(None)), ("first alpha", slice(1)), ("last alpha", slice(1, None)))},
+                  lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 4, 4": (8, 4, 4), "4, 8, 4": (4, 8, 4),
                                                                     "4, 4, 4": (4, 4, 4)},
@@ -98,13 +102,14 @@ def main() -> int:
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
           "output": "the output transform fused into the conv's output (each output dim's size a multiple of 4): whole 4x4 tiles "
                     "upcast, channels upcast, tinygrad's CPU threads",
-          "xhat": "opts as tiles of a row upcast, the alpha^2 positions upcast whole, tinygrad's CPU threads",
+          "xhat": "opts as tiles of a row upcast and the alpha^2 positions upcast whole, or only the first or last alpha dim (the other "
+                  "loops, innermost), tinygrad's CPU threads",
           "wgmhat": "the conv's gradients (of the sum of its squared output), the weight gradient's MHAT: opts as (UPCAST n, UPCAST m, "
                     "UNROLL k), tinygrad's CPU threads over the tile positions; conv ms: all the gradients' kernels; error: the weight "
                     "gradient's"}[args.kernel]
   lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
-           f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), float32, median of {args.runs} runs after one; {what}; "
-           "compile: the whole graph's.", "",
+           f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), float32, median of {args.runs} runs "
+           f"after one; {what}; compile: the whole graph's.", "",
            f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | compile ms | error vs heuristic |", "|---|---|---|---|---|---|"]
   print("\n".join(lines))
   for s in args.shapes.split(";"):

@@ -6,10 +6,11 @@ fastest first, with tinygrad's heuristic and opts.py's own choice among the rows
 
   DEV=CUDA python bench/opts_search.py --kernel xhat --shapes "64,64,64,112;32,128,128,28" [--dtype float16] [--out file.md]
 
-Candidates: xhat (tiles a thread, threads along tiles, threads along channels); mhat (tensor-core tiles a warp along the output
-channels and along the tiles, warps a block along the output channels); output (channels a thread, threads along channels, threads along the
-row's tiles); wgmhat, a weight gradient's MHAT in the conv's gradients (outputs a thread along each channel dim, the reduce
-unrolled, threads splitting the reduce, threads along each channel dim).
+Candidates: xhat (tiles a thread, threads along tiles, threads along channels[, 1: only the last alpha dim upcast]); mhat
+(tensor-core tiles a warp along the output channels and along the tiles, warps a block along the output channels); output
+(channels a thread, threads along channels, threads along the row's tiles); wgmhat, a weight gradient's MHAT in the conv's
+gradients (outputs a thread along each channel dim, the reduce unrolled, threads splitting the reduce, threads along each
+channel dim).
 """
 import argparse, datetime, itertools, os, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
@@ -22,12 +23,13 @@ from tinygrad_wino.tg import Opt, OptOps, KernelOptError, AxisType, USE_TC, TC_S
 
 # each applies a candidate to a copy of the kernel, with the ranges opts.py's finder returned for it
 
-def xhat(k, found, u:int, t:int, c:int):
+def xhat(k, found, u:int, t:int, c:int, a:int=2):
+  # a: the alpha dims upcast whole, the last a of them (the others are threads)
   alpha, tiles, chans = found
   if u > 1: tiles = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, tiles), u))[0]
   k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, tiles), t))
   if c > 1: k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, chans), c))
-  for r in alpha: k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, r), 0))
+  for r in alpha[len(alpha) - a:]: k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, r), 0))
 
 def mhat(k, found, um:int, un:int, lm:int):
   rngs = k.apply_opt(Opt(OptOps.TC, 0, (TC_SELECT.value, TC_OPT.value, USE_TC.value)))
@@ -57,7 +59,8 @@ def wgmhat(k, found, um:int, un:int, uk:int, g:int, lm:int, ln:int=1):
   if ln > 1: k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, n), ln))
 
 # (finder, opts.py's opts, candidate, its space)
-KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, itertools.product((1, 2, 4), (8, 16, 32), (1, 2, 4))),
+KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, [*itertools.product((1, 2, 4), (8, 16, 32), (1, 2, 4)),
+                                                     *itertools.product((1,), (8, 16, 32), (1, 2, 4), (1,))]),
          "mhat": (opts._mhat, opts.mhat_tensor_core_opts, mhat, itertools.product((2, 4, 8), (1, 2, 4), (1, 2, 4))),
          "output": (opts._output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8))),
          # searched in the conv's gradients (of the sum of its squared output)

@@ -14,7 +14,7 @@
 # Four channels a thread ran up to 10% faster on some shapes there, at twice the kernel's compile time.
 import math
 from collections import Counter
-from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler
+from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler, loop_innermost
 
 M, ALPHA = 4, 6  # F(4,3), the tile measured; F(2,3)'s small convs are launch-bound and F(6,3)'s bfloat16/float64 ones rare
 
@@ -151,8 +151,13 @@ def xhat_opts(k:Scheduler) -> Scheduler|None:
 # tinygrad's heuristic runs the tiles of a row in an outer loop, so each of a tile's alpha^2 stores writes a cache line of its own
 # (the layout has the tiles innermost) and XHAT took 4-6 ns an element once it outgrew the caches. Upcast along the row's tiles (4
 # or 2; a row of an odd count of at most 8 tiles whole, where XHAT outgrows the caches), so consecutive tiles store together.
-# bench/cpu_opts.py --kernel xhat (bench/results/cpu-xhat-opts-2026-11-25.md).
-XHAT_ROW_UPCASTS, XHAT_CACHED, CPU_THREADS = (4, 2), 2 ** 20, (32, 16, 12, 8, 6, 4, 3, 2)
+# bench/cpu_opts.py --kernel xhat (bench/results/cpu-xhat-opts-2026-11-25.md). tinygrad's codegen time grows faster than the
+# outputs an iteration, so the alpha^n positions are upcast whole up to XHAT_LANES outputs an iteration and past that (a row of 7
+# tiles x 36) the first alpha dim loops, innermost (tg.loop_innermost), over a tile's inputs still in L1; outermost it read the
+# whole input once per position and ran XHAT up to 3.6x slower (bench/results/cpu-xhat-alpha-outer-2026-11-25.md). At
+# (8,128,128,28) the conv then compiled in 3.0 s instead of 5.0 for XHAT 3.84 ms instead of 3.51; at (8,256,256,14), 4 tiles x 36,
+# looping saved 0.7 s for 0.5 ms, and there the alpha^2 stay upcast (bench/results/cpu-xhat-alpha-loop-2026-11-25.md).
+XHAT_ROW_UPCASTS, XHAT_CACHED, XHAT_LANES, CPU_THREADS = (4, 2), 2 ** 20, 144, (32, 16, 12, 8, 6, 4, 3, 2)
 
 def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
   """tinygrad's heuristic's CPU threads (about 128K operations a thread), over the first of `axes` they divide."""
@@ -173,8 +178,9 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
     u = size
   k = k.copy()
   try:
+    if looped:=u * int(alpha[0].vmax + 1) ** len(alpha) > XHAT_LANES: loop_innermost(k, alpha[0])
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
-    for r in alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
+    for r in alpha[1:] if looped else alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
     _cpu_threads(k, k.axes_of(AxisType.WEAK))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")

@@ -21,7 +21,7 @@ from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
 
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "USE_TC", "TC_SELECT", "TC_OPT", "make_tuple",
            "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
-           "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "Opt", "OptOps",
+           "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "loop_innermost", "Opt", "OptOps",
            "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "load_programs", "run_kernels",
            "kernel_keys", "forget_programs", "clear_caches"]
 
@@ -89,6 +89,11 @@ def install_kernel_opts(choose:Callable[[Scheduler], Scheduler|None]) -> None:
   _heuristic.hand_coded_optimizations = hand_coded_optimizations
   _init_worker_with_plugin.__wrapped_by_wino__ = _init_worker_original  # type: ignore[attr-defined]
   _worker._init_worker = _init_worker_with_plugin
+
+def loop_innermost(k:Scheduler, r:UOp) -> None:
+  """Run the loop over r inside the kernel's other loops: the Scheduler orders a kernel's loops by range id (OptOps.SWAP swaps the
+  ids of two GPU globals only), so r takes a fresh id above every other, as a range a later opt makes would."""
+  k.ast = k.ast.substitute({r: r.replace(arg=(next(k.opt_range), *r.arg[1:]))}, name="winograd loop innermost")
 
 def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
   # Tensor copies the mixin methods into its own class dict, so the method to wrap is Tensor's own
