@@ -8,6 +8,7 @@ import pytest
 import tinygrad_wino
 from tinygrad import Tensor, Context, nn
 from tinygrad_wino import tg, toggle
+from tinygrad_wino.opts import cpu_xhat_opts
 from helpers import conv_ref, rel_err
 
 @pytest.mark.parametrize("xs,kwargs,epilogue", [((2, 16, 14, 14), dict(padding=1), False), ((1, 8, 7, 7), dict(padding=1), True),
@@ -120,6 +121,26 @@ def test_cpu_opts_match(xs, ws, kwargs):
       tg.clear_caches()
       outs.append(Tensor(x).conv2d(Tensor(w), **kwargs).numpy())
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
+  assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
+
+def test_cpu_xhat_loops_an_alpha_dim_past_xhat_lanes():
+  # a row of 7 tiles whose XHAT outgrows the caches is upcast whole: 7 x 36 outputs an iteration pass opts.XHAT_LANES, so the first
+  # alpha dim loops (innermost, tg.loop_innermost) and only the last is upcast; NEW with the opts and without agree to rounding
+  rng = np.random.default_rng(2)
+  x, w = rng.standard_normal((4, 160, 28, 28)).astype(np.float32), (rng.standard_normal((8, 160, 3, 3)) / 20).astype(np.float32)
+  alpha_upcasts, outs = [], []
+  def spy(k):
+    if (mine:=cpu_xhat_opts(k)) is not None: alpha_upcasts.append(sum(o.op is tg.OptOps.UPCAST and o.arg == 0 for o in mine.applied_opts))
+    return toggle.kernel_opts(k)
+  tg.install_kernel_opts(spy)
+  try:
+    for use_opts in (1, 0):
+      with tinygrad_wino.using("new"), Context(WINO_TILE=4, WINO_OPTS=use_opts, PARALLEL=0, CACHELEVEL=0):
+        tg.clear_caches()
+        outs.append(Tensor(x).conv2d(Tensor(w), padding=1).numpy())
+  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  assert alpha_upcasts[:1] == [1], alpha_upcasts
+  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
 
 def test_cpu_opts_match_gradients():
