@@ -178,7 +178,7 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
     u = size
   k = k.copy()
   try:
-    if looped:=u * int(alpha[0].vmax + 1) ** len(alpha) > XHAT_LANES: loop_innermost(k, alpha[0])
+    if looped:=u * ALPHA ** len(alpha) > XHAT_LANES: loop_innermost(k, alpha[0])
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
     for r in alpha[1:] if looped else alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
     _cpu_threads(k, k.axes_of(AxisType.WEAK))
