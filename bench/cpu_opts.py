@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking), a weight gradient's MHAT (the same,
 both operands with k innermost) or XHAT (its upcast along the row's tiles), each candidate against tinygrad's hand-coded
-heuristic, in one process, F(4,3). Prints the kernel's time, the whole conv's (or its gradients'), compile time and the error
+heuristic, in one process, F(4,3) (--tile for another). Prints the kernel's time, the whole conv's (or its gradients'), compile time and the error
 against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first
 version, bench/mhat_opts.py, the MHAT kind alone.)
 
-  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5]
+  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6]
                            [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
 import argparse, datetime, os, shlex, statistics, sys, time
@@ -18,6 +18,8 @@ from tinygrad_wino import opts, tg, toggle
 from tinygrad_wino.tg import Opt, OptOps, AxisType, KernelOptError
 
 U, R, T = OptOps.UPCAST, OptOps.UNROLL, OptOps.THREAD
+# XHAT's candidates at every tile size, also where opts.py keeps the heuristic (F(6,3))
+def find_xhat(k): return opts._xhat(k, (4, 6, 8))
 
 def mhat(k, block:tuple[int, int, int]) -> None:
   # (n, m, k unroll): the opts go on MHAT's axes batch 0, n 1, m 2 and its one reduce, threads over the tile positions
@@ -32,7 +34,7 @@ def wgmhat(k, block:tuple[int, int, int]) -> None:
 
 def xhat(k, arg:tuple[int, slice]) -> None:
   # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast whole (the other loops, innermost)), tinygrad's threads
-  alpha, tiles, _ = opts._xhat(k)
+  alpha, tiles, _ = find_xhat(k)
   for r in alpha:
     if r not in alpha[arg[1]]: tg.loop_innermost(k, r)
   k.apply_opt(Opt(U, opts._axis(k, tiles), arg[0]))
@@ -52,7 +54,7 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
                                         "8, 16, 4": (8, 16, 4)}, lambda names: [n.startswith("r_") for n in names].index(True), False),
          "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")},
                     lambda names: len(names) - 1, False),
-         "xhat": (opts._xhat, xhat, {f"{t}, {a}": (u, dims) for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0))
+         "xhat": (find_xhat, xhat, {f"{t}, {a}": (u, dims) for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0))
                                      for a, dims in (("alpha^2", slice(None)), ("first alpha", slice(1)), ("last alpha", slice(1, None)))},
                   lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
@@ -74,9 +76,9 @@ def candidate(kind:str, arg, failed:list):
     return k
   return choose
 
-def measure(x:Tensor, w:Tensor, runs:int, kind:str) -> tuple[float, float, float, np.ndarray]:
+def measure(x:Tensor, w:Tensor, runs:int, kind:str, tile:int) -> tuple[float, float, float, np.ndarray]:
   tg.clear_caches()
-  with tinygrad_wino.using("new"), Context(WINO_TILE=4):
+  with tinygrad_wino.using("new"), Context(WINO_TILE=tile):
     if KINDS[kind][4]:
       x, w = x.detach(), w.detach()
       x.requires_grad = w.requires_grad = True
@@ -97,6 +99,7 @@ def main() -> int:
   p.add_argument("--kernel", choices=KINDS, default="mhat")
   p.add_argument("--shapes", default="8,64,64,56;8,128,128,28;8,256,256,14;4,512,512,7", help="B,Cin,Cout,H;...")
   p.add_argument("--runs", type=int, default=5)
+  p.add_argument("--tile", type=int, default=4, choices=(2, 4, 6), help="m of F(m,3)")
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
@@ -108,7 +111,7 @@ def main() -> int:
                     "UNROLL k), tinygrad's CPU threads over the tile positions; conv ms: all the gradients' kernels; error: the weight "
                     "gradient's"}[args.kernel]
   lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
-           f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), float32, median of {args.runs} runs "
+           f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F({args.tile},3), float32, median of {args.runs} runs "
            f"after one; {what}; compile: the whole graph's.", "",
            f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | compile ms | error vs heuristic |", "|---|---|---|---|---|---|"]
   print("\n".join(lines))
@@ -121,7 +124,7 @@ def main() -> int:
     try:
       for name, arg in {"opts.py": "opts.py", **KINDS[args.kernel][2], "heuristic": "heuristic"}.items():
         tg.install_kernel_opts(candidate(args.kernel, arg, failed:=[]))
-        if (r:=measure(x, w, args.runs, args.kernel)) and not failed: results[name] = r  # a candidate that doesn't apply: no row
+        if (r:=measure(x, w, args.runs, args.kernel, args.tile)) and not failed: results[name] = r  # a candidate that doesn't apply: no row
     finally: tg.install_kernel_opts(toggle.kernel_opts)
     ref = results["heuristic"][3]
     for name, (mhat_ms, conv_ms, compile_ms, out) in results.items():

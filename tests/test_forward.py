@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tinygrad_wino
 from tinygrad import Tensor, Context, dtypes
+from tinygrad_wino import rules
 from helpers import conv_ref, rel_err, run_conv
 
 @dataclass(frozen=True)
@@ -150,3 +151,23 @@ def test_output_transform_over_whole_tiles_matches(xs, kwargs):
   with tinygrad_wino.using("new"), Context(WINO_TILE=4): new = Tensor(x).conv2d(Tensor(w), **kwargs).numpy()
   assert len(tinygrad_wino.stats.rewritten) == 1 and "output transform over whole tiles" in tinygrad_wino.stats.rewritten[0]
   assert rel_err(new, conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)) <= 2e-5
+
+@pytest.mark.parametrize("device", [None, "PYTHON"])
+def test_tiles_past_the_input_read_zeros(device, monkeypatch):
+  # the last tile of a row reaches past the conv's input positions (6 outputs: 2 tiles read positions 0-9 of 8). Where the input's
+  # padding gate zeroes those positions XHAT reads them as they are (rules._zero_past); a conv of a slice of a larger buffer reads
+  # real data there, so those reads are clamped and gated to zero: the rows and columns past the slice hold NaN, which an unclamped
+  # read spreads to the tile's outputs
+  seen = []
+  monkeypatch.setattr(rules, "_zero_past", lambda *a: seen.append(zero:=zero_past(*a)) or zero)
+  rng = np.random.default_rng(3)
+  x, w = rng.standard_normal((2, 4, 12, 12)).astype(np.float32), (rng.standard_normal((5, 4, 3, 3)) / 6).astype(np.float32)
+  x[:, :, 8:], x[:, :, :, 8:] = np.nan, np.nan
+  for padding, size, zero in ((1, 6, True), (0, 8, False)):
+    seen.clear()
+    tinygrad_wino.stats.reset()
+    with tinygrad_wino.using("new"), Context(WINO_TILE=4, SCACHE=0):
+      new = Tensor(x, device=device).realize()[:, :, :size, :size].conv2d(Tensor(w, device=device), padding=padding).numpy()
+    assert len(tinygrad_wino.stats.rewritten) == 1 and seen and all(s is zero for s in seen), seen
+    assert rel_err(new, conv_ref(x[:, :, :size, :size], w, padding=padding)) <= 2e-5, "a read past the slice reached the output"
+zero_past = rules._zero_past

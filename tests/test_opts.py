@@ -35,7 +35,7 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
   if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
   assert rel_err(out.numpy(), ref) <= 2e-5
 
-def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None) -> list[tuple]:
+def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None, tile=4) -> list[tuple]:
   """(mode, case, which of opts.py's opts) for each kernel that opts.py optimized, compiling here (PARALLEL=0), where the spy is."""
   hits: list[tuple] = []
   def spy(k):
@@ -45,7 +45,7 @@ def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None) -> list[t
   try:
     for mode in modes:
       for name, make in cases:
-        with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
+        with tinygrad_wino.using(mode), Context(WINO_TILE=tile, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
           tg.clear_caches()
           tg.compile_schedule(tg.schedule(*make(device))[0])
   finally: tg.install_kernel_opts(toggle.kernel_opts)
@@ -99,6 +99,13 @@ def test_cpu_opts_touch_only_news_kernels():
                                    ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "mhat_opts")]
   assert _opts_hits(CPU_CASES, ("new",), opts=0) == []
 
+def test_cpu_xhat_opts_take_every_tile_size():
+  # at batch 1 NEW's F(4,3) XHAT has the layout of OLD's and both keep the heuristic; F(2,3)'s and F(6,3)'s XHATs (alpha 4 and 8) are
+  # none of OLD's (F(4,3)), so they get consecutive tiles an iteration there too
+  case = [("batch 1", _conv((1, 16, 32, 32)))]
+  for tile, hit in ((2, True), (4, False), (6, True)):
+    assert [h for h in _opts_hits(case, tile=tile) if h[2] == "cpu_xhat_opts"] == ([("new", "batch 1", "cpu_xhat_opts")] if hit else []), tile
+
 def test_cpu_mhat_opts_take_a_batched_matmul_of_a_weight_gradients_layout():
   # a limitation of recognizing kernels by structure: a batched matmul A @ B^T with a batch of 36 has the exact layout of a weight
   # gradient's MHAT (both operands with k innermost, the output's columns innermost), so it gets the same register blocking in
@@ -107,17 +114,18 @@ def test_cpu_mhat_opts_take_a_batched_matmul_of_a_weight_gradients_layout():
            ("35", lambda device: [Tensor.empty(35, 128, 256) @ Tensor.empty(35, 256, 256).transpose(1, 2)])]
   assert _opts_hits(cases) == [("new", "36", "mhat_opts"), ("old", "36", "mhat_opts"), (None, "36", "mhat_opts")]
 
-@pytest.mark.parametrize("xs,ws,kwargs", [((3, 24, 13, 11), (16, 24, 3, 3), dict(padding=1)), ((2, 40, 9), (24, 40, 3), dict(padding=2)),
-                                         ((2, 16, 10, 10), (8, 16, 3, 3), dict(padding=(0, 2, 1, 0))),
-                                         ((3, 8, 16, 14), (8, 8, 3, 3), dict(padding=(2, 0, 1, 1)))])
-def test_cpu_opts_match(xs, ws, kwargs):
-  # the CPU opts change only the order of MHAT's loops and how many of XHAT's tiles an iteration computes (the last case has rows
-  # of 4 tiles): NEW with the opts and without agree to rounding, and match float64
+@pytest.mark.parametrize("xs,ws,kwargs,tile", [((3, 24, 13, 11), (16, 24, 3, 3), dict(padding=1), 4), ((2, 40, 9), (24, 40, 3), dict(padding=2), 4),
+                                              ((2, 16, 10, 10), (8, 16, 3, 3), dict(padding=(0, 2, 1, 0)), 4),
+                                              ((3, 8, 16, 14), (8, 8, 3, 3), dict(padding=(2, 0, 1, 1)), 4),
+                                              ((1, 6, 16, 16), (8, 6, 3, 3), dict(padding=1), 2)])
+def test_cpu_opts_match(xs, ws, kwargs, tile):
+  # the CPU opts change only the order of MHAT's loops and how many of XHAT's tiles an iteration computes (the fourth case has rows
+  # of 4 tiles, the last is F(2,3) at batch 1): NEW with the opts and without agree to rounding, and match float64
   rng = np.random.default_rng(0)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal(ws) / 5).astype(np.float32)
   outs = []
   for opts in (1, 0):
-    with tinygrad_wino.using("new"), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
+    with tinygrad_wino.using("new"), Context(WINO_TILE=tile, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
       tg.clear_caches()
       outs.append(Tensor(x).conv2d(Tensor(w), **kwargs).numpy())
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)

@@ -16,7 +16,8 @@ import math
 from collections import Counter
 from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler, loop_innermost
 
-M, ALPHA = 4, 6  # F(4,3), the tile measured; F(2,3)'s small convs are launch-bound and F(6,3)'s bfloat16/float64 ones rare
+M, ALPHA = 4, 6  # F(4,3), the tile measured on the GPU; F(2,3)'s small convs are launch-bound there and F(6,3)'s bfloat16/float64 ones rare
+OLD_ALPHA = 6  # tinygrad's own winograd (OLD) is F(4,3): a kernel of another alpha is none of OLD's
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
 def _stores(k:Scheduler) -> list[UOp]: return [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
@@ -115,21 +116,23 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # 0.3-1.2 s longer. A row of fewer than 8 tiles (14x14) keeps the heuristic.
 XHAT_THREADS = (32, 16, 8)
 
-def _xhat(k:Scheduler, taps:tuple[int, ...]=(ALPHA,)) -> tuple[list[UOp], UOp, UOp]|None:
-  """NEW's input transform, which reads one buffer at taps[i]^n places a tile (XHAT: alpha; a weight gradient's transform of the
-  upstream gradient: m): its alpha^n position ranges, its tiles' range (stored at stride 1) and its channels'; None for any other
-  kernel."""
+def _xhat(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), upstream:bool=False) -> tuple[list[UOp], UOp, UOp]|None:
+  """NEW's input transform of a tile size whose alpha is in alphas: XHAT, which reads one buffer at alpha^n places a tile, or with
+  upstream also a weight gradient's transform of the upstream gradient, which reads it at m^n (m = alpha - 2). Its alpha^n position
+  ranges, its tiles' range (stored at stride 1) and its channels'; None for any other kernel."""
   if k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
   if len(reads:=Counter(b.src[0] for b in k.bufs if b.src[0] is not stores[0].src[0])) != 1: return None
   loads = [b for b in k.bufs if b.src[0] in reads]
   # the alpha^n positions are the stored ranges that no load reads (kron sums over the tile's inputs)
   alpha = [r for r in k.rngs if r in stores[0].ranges and not any(r in b.ranges for b in loads)]
-  if not alpha or any(r.vmax + 1 != ALPHA for r in alpha) or reads[loads[0].src[0]] not in {t ** len(alpha) for t in taps}: return None
-  # stored tiles innermost and channels outside batch, where the input has batch outside channels; OLD's XHAT keeps batch outside
-  # in both (a conv of batch 1 can't be told from OLD's: the heuristic keeps it)
+  if not alpha or (a:=int(alpha[0].vmax + 1)) not in alphas or any(r.vmax + 1 != a for r in alpha): return None
+  if reads[loads[0].src[0]] not in {t ** len(alpha) for t in ((a, a - 2) if upstream else (a,))}: return None
+  # stored tiles innermost and channels outside batch, where the input has batch outside channels; OLD's XHAT (F(4,3), alpha 6)
+  # keeps batch outside in both (an alpha-6 conv of batch 1 can't be told from OLD's: the heuristic keeps it)
   out, act = _strides(stores[0]), _strides(loads[0])
   rest = sorted((r for r in out if r not in alpha), key=out.__getitem__)
-  if len(rest) < 3 or out[rest[0]] != 1 or not (shared:=[r for r in rest if r in act]) or max(shared, key=act.__getitem__) is rest[-1]: return None
+  if len(rest) < 2 or out[rest[0]] != 1 or not (shared:=[r for r in rest if r in act]): return None
+  if a == OLD_ALPHA and (len(rest) < 3 or max(shared, key=act.__getitem__) is rest[-1]): return None
   return alpha, rest[0], rest[-1]
 
 def xhat_opts(k:Scheduler) -> Scheduler|None:
@@ -158,27 +161,35 @@ def xhat_opts(k:Scheduler) -> Scheduler|None:
 # (8,128,128,28) the conv then compiled in 3.0 s instead of 5.0 for XHAT 3.84 ms instead of 3.51; at (8,256,256,14), 4 tiles x 36,
 # looping saved 0.7 s for 0.5 ms, and there the alpha^2 stay upcast (bench/results/cpu-xhat-alpha-loop-2026-11-25.md).
 XHAT_ROW_UPCASTS, XHAT_CACHED, XHAT_LANES, CPU_THREADS = (4, 2), 2 ** 20, 144, (32, 16, 12, 8, 6, 4, 3, 2)
+# Every tile size (bench/results/cpu-xhat-small-tiles-2026-12-06.md, heuristic -> the rule, XHAT ms): F(2,3) (alpha 4) at batch 1,
+# where an alpha-6 XHAT can't be told from OLD's, looped the tile rows innermost, each store a cache line of its own: 0.28 -> 0.06 at
+# (1,16,16,32), 0.20 -> 0.17 at (1,64,64,28), elsewhere within noise. F(6,3) (alpha 8, 64 positions: past XHAT_LANES the first alpha
+# dim loops) ran 3.4-5.8x faster at four shapes, and a row of 5 tiles takes the whole row whatever XHAT's size: with the heuristic's
+# XHAT the conv compiled in 19-21 s there, with the rule's in 10-11 s (rows of 8 and 10 tiles: 6-7 -> 10 s)
+CPU_ALPHAS = (4, 6, 8)
+
+def _most_elements(k:Scheduler) -> int: return math.prod(int(s.vmax) if isinstance(s, UOp) else s for s in k.full_shape)  # symbolic at its largest
 
 def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
-  """tinygrad's heuristic's CPU threads (about 128K operations a thread), over the first of `axes` they divide."""
+  """tinygrad's heuristic's CPU threads (about 128K operations a thread), over the first of `axes` (of a constant size) they divide."""
   if not k.ren.has_threads: return
-  most = min(k.ren.global_max[0], math.prod(int(s) for s in k.full_shape) >> 17)
+  most = min(k.ren.global_max[0], _most_elements(k) >> 17)
   for t in (t for t in CPU_THREADS if t <= most):
-    if (axis:=next((a for a in axes if k.full_shape[a] % t == 0), None)) is not None:
+    if (axis:=next((a for a in axes if isinstance(s:=k.full_shape[a], int) and s % t == 0), None)) is not None:
       k.apply_opt(Opt(OptOps.THREAD, axis, t))
       return
 
 def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   """Consecutive tiles a loop iteration for NEW's input transform on a CPU; None for any other kernel."""
-  if k.ren.has_local or (found:=_xhat(k, (ALPHA, M))) is None: return None
+  if k.ren.has_local or (found:=_xhat(k, CPU_ALPHAS, upstream=True)) is None: return None
   alpha, tiles, _ = found
-  size = int(tiles.vmax + 1)
+  size, a = int(tiles.vmax + 1), int(alpha[0].vmax + 1)
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
-    if size > 8 or math.prod(int(s) for s in k.full_shape) < XHAT_CACHED: return None
+    if size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
     u = size
   k = k.copy()
   try:
-    if looped:=u * ALPHA ** len(alpha) > XHAT_LANES: loop_innermost(k, alpha[0])
+    if looped:=u * a ** len(alpha) > XHAT_LANES: loop_innermost(k, alpha[0])
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
     for r in alpha[1:] if looped else alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
     _cpu_threads(k, k.axes_of(AxisType.WEAK))

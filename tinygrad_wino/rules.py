@@ -212,12 +212,20 @@ def _storage_scale(mat) -> Fraction:
 
 def _scaled_matrix(mat, c:Fraction): return tuple(tuple(x * c for x in row) for row in mat)
 
-def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int) -> tuple[UOp, UOp|None]:
+def _tile_at(t:UOp, tiles:int, j:int, m:int, extent:int|None) -> tuple[UOp, UOp|None]:
   # position t*m + j of a tiled axis, and its gate if the last tile reaches past the extent: the position is clamped there, so
-  # no load goes out of bounds, and the gate zeroes the value
+  # no load goes out of bounds, and the gate zeroes the value. extent None: the source is 0 past it by its own gate
   pos = t * m + j
-  if (tiles - 1) * m + j < extent: return pos, None
+  if extent is None or (tiles - 1) * m + j < extent: return pos, None
   return (pos < extent).where(pos, UOp.const(extent - 1)), pos < extent
+
+def _zero_past(conv:Conv, i:int, extent:int, end:int) -> bool:
+  """Whether act reads 0 at every position from extent to end (exclusive) of tiled dim i: the input's padding gate covers the
+  positions past the conv's, so its tiles need no clamp and gate of their own. Each clamped position is a select in the load's
+  index and a gate on it, which tinygrad's codegen simplifies load by load (XHAT's 36 loads)."""
+  past = UOp.range(end - extent, -1, AxisType.PLACEHOLDER) + extent
+  a = simplify_loads(gated_substitute(conv.act, {conv.tiled[i]: past, conv.untiled[i]: UOp.const(0)}))
+  return a.op is Ops.CONST and a.arg == 0
 
 def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
   return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
@@ -327,8 +335,10 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     xf, f_parts = ctx.flat(f_sizes)
     t_ranges, r_ranges = ctx.ranges(tiles[::-1])[::-1], ctx.ranges(r_sizes[::-1])[::-1]
   xc, xo = (r_ranges, f_parts) if wg else (f_parts, r_ranges)
+  ends = [(nt - 1) * w.m + w.alpha for nt in tiles]
+  extents = [None if e > s + 2 and _zero_past(conv, i, s + 2, e) else s + 2 for i, (s, e) in enumerate(zip(sizes, ends))]
   def act_at(j:tuple[int, ...]) -> UOp:
-    pos = [_tile_at(t, nt, ji, w.m, s + 2) for t, nt, ji, s in zip(t_ranges, tiles, j, sizes)]
+    pos = [_tile_at(t, nt, ji, w.m, e) for t, nt, ji, e in zip(t_ranges, tiles, j, extents)]
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
     return _gated(simplify_loads(gated_substitute(conv.act, subs)).cast(fdt), [g for _, g in pos])
