@@ -102,9 +102,9 @@ def test_cpu_opts_touch_only_news_kernels():
 def test_cpu_xhat_opts_take_every_tile_size():
   # at batch 1 NEW's F(4,3) XHAT has the layout of OLD's and both keep the heuristic; F(2,3)'s and F(6,3)'s XHATs (alpha 4 and 8) are
   # none of OLD's (F(4,3)), so they get consecutive tiles an iteration there too
-  case = [("batch 1", _conv((1, 16, 32, 32)))]
-  for tile, hit in ((2, True), (4, False), (6, True)):
-    assert [h for h in _opts_hits(case, tile=tile) if h[2] == "cpu_xhat_opts"] == ([("new", "batch 1", "cpu_xhat_opts")] if hit else []), tile
+  case = [("batch 1", _conv((1, 8, 16, 16)))]
+  for tile, modes, hit in ((2, ("new",), True), (4, ("new", "old"), False), (6, ("new",), True)):
+    assert [h for h in _opts_hits(case, modes, tile=tile) if h[2] == "cpu_xhat_opts"] == ([("new", "batch 1", "cpu_xhat_opts")] if hit else []), tile
 
 def test_cpu_mhat_opts_take_a_batched_matmul_of_a_weight_gradients_layout():
   # a limitation of recognizing kernels by structure: a batched matmul A @ B^T with a batch of 36 has the exact layout of a weight
