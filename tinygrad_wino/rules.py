@@ -335,6 +335,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     xf, f_parts = ctx.flat(f_sizes)
     t_ranges, r_ranges = ctx.ranges(tiles[::-1])[::-1], ctx.ranges(r_sizes[::-1])[::-1]
   xc, xo = (r_ranges, f_parts) if wg else (f_parts, r_ranges)
+  # the last tile of a dim reads positions up to its end; past the conv's input positions (size + 2) they must read 0
   ends = [(nt - 1) * w.m + w.alpha for nt in tiles]
   extents = [None if e > s + 2 and _zero_past(conv, i, s + 2, e) else s + 2 for i, (s, e) in enumerate(zip(sizes, ends))]
   def act_at(j:tuple[int, ...]) -> UOp:
