@@ -111,7 +111,7 @@ def main() -> int:
             out = xg.conv2d(wg, padding=1).float().square().sum().gradient(wg)[0]
           else: out = x.conv2d(w, padding=1)
           linear, var_vals = tg.schedule(out)
-          compiles = dict(tg.compile_times(linear))
+          compiles = {n: t for n, t, _ in tg.compile_times(linear)}
           compiled = tg.compile_schedule(linear)
         for _ in range(2): tg.run_kernels(compiled, var_vals)
         times = [tg.run_kernels(compiled, var_vals) for _ in range(args.runs)]

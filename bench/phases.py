@@ -115,13 +115,14 @@ def measure(impl, x:Tensor, w:Tensor, phase:int) -> dict:
     t4 = time.perf_counter()
     rewrites = list(tinygrad_wino.stats.rewritten)
   return dict(build_ms=(t1-t0)*1e3, schedule_ms=(t2-t1)*1e3, compile_ms=(t3-t2)*1e3, load_ms=(t4-t3)*1e3, keys=kernel_keys(linear),
-              rewrites=rewrites, compile_kernel_ms=[t * 1e3 for _, t in compiles], load_kernel_ms=[t * 1e3 for _, t in loads],
+              rewrites=rewrites, compile_kernel_ms=[t * 1e3 for _, t, _ in compiles],
+              device_compile_kernel_ms=[t * 1e3 for _, _, t in compiles], load_kernel_ms=[t * 1e3 for _, t in loads],
               outputs=outs, run=lambda: run_kernels(compiled, var_vals))
 
 def first_call(impl, x:Tensor, w:Tensor) -> dict:
   """The complete conv's first call, cold: measured with nothing of an earlier row alive, and dropped after."""
   r = measure(impl, x, w, 4)
-  return {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "load_ms", "compile_kernel_ms", "load_kernel_ms")}
+  return {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "load_ms", "compile_kernel_ms", "device_compile_kernel_ms", "load_kernel_ms")}
 
 def run_interleaved(rows:list[dict]) -> None:
   """Time every row of a shape round-robin (each run of each row in turn), so the machine's drift over the shape's minutes falls
@@ -208,7 +209,7 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
     r["per_kernel_ms"] = [statistics.median(run[i] for run in runs) * 1e3 for i, c in enumerate(counted) if c]
     r.update(kernels=sum(counted), kernel_ms=statistics.median(times), kernel_min_ms=min(times), kernel_max_ms=max(times))
     r["names"] = [n for n, c in zip(r["names"], counted) if c]
-    for key in ("compile_kernel_ms", "load_kernel_ms"): r[key] = [t for t, c in zip(r[key], counted, strict=True) if c]
+    for key in ("compile_kernel_ms", "device_compile_kernel_ms", "load_kernel_ms"): r[key] = [t for t, c in zip(r[key], counted, strict=True) if c]
     if phase == 4: r["per_call_ms"] = per_call_ms(f, x, w)
     bar.update(1)
   t_ms, t_out, t_what = (None, None, "skipped (--no-torch)") if ARGS.no_torch else torch_time(xn, wn, dt)
@@ -286,10 +287,11 @@ def markdown(results:list[dict], meta:dict) -> str:
     t_ok = "" if t["check"] is None else ("ok" if t["check"]["ok"] else "FAILED")
     lines.append(f"| torch ({t['what']}) | {ms(t['kernel_ms'])} | | | | | | {t_ok} |")
     if ARGS.kernels:
-      lines += ["", "| row | kernel | ms | compile ms | load ms |", "|---|---|---|---|---|"]
-      lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} | {'' if c is None else f'{c:.0f}'} | {'' if ld is None else f'{ld:.0f}'} |"
-                for r in res["rows"] for n, t, c, ld in itertools.zip_longest(r["names"], r["per_kernel_ms"], r.get("compile_kernel_ms", []),
-                                                                               r.get("load_kernel_ms", []))]
+      lines += ["", "| row | kernel | ms | compile ms | of it the device's compiler, ms | load ms |", "|---|---|---|---|---|---|"]
+      lines += [f"| {r['impl']} phase {r['phase']} | `{n}` | {t:.3f} | {'' if c is None else f'{c:.0f}'} | {'' if dc is None else f'{dc:.0f}'} "
+                f"| {'' if ld is None else f'{ld:.0f}'} |"
+                for r in res["rows"] for n, t, c, dc, ld in itertools.zip_longest(
+                  r["names"], r["per_kernel_ms"], *(r.get(k, []) for k in ("compile_kernel_ms", "device_compile_kernel_ms", "load_kernel_ms")))]
   return "\n".join(lines) + "\n"
 
 def plot(results:list[dict], path:pathlib.Path, meta:dict) -> bool:

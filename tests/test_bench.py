@@ -13,5 +13,15 @@ def test_phases_harness_runs_and_reports_each_complete_convs_first_call(tmp_path
   assert set(complete) == {"direct", "OLD", "NEW", "NEW auto"}
   assert all(r["schedule_ms"] > 0 and r["compile_ms"] > 0 and r["load_ms"] > 0 and len(r["compile_kernel_ms"]) == len(r["load_kernel_ms"])
              == r["kernels"] for r in complete.values())
+  # each kernel's compile splits into tinygrad's codegen and the device's compiler (clang here)
+  assert all(0 < d < c for r in complete.values() for c, d in zip(r["compile_kernel_ms"], r["device_compile_kernel_ms"], strict=True))
   # NEW's rows rewrote the conv (its four kernels), OLD's ran tinygrad's winograd
   assert complete["NEW"]["rewrites"] and complete["NEW"]["kernels"] == complete["OLD"]["kernels"] == 4
+
+def test_jit_harness_replays_every_row_and_prunes_the_weight_transform(tmp_path):
+  cmd = [sys.executable, str(BENCH / "jit.py"), "--shapes", "2,8,8,12", "--runs", "1", "--warmup", "1", "--out", str(tmp_path), "--name", "t"]
+  subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
+  rows = {(r["impl"], r["prune"]): r for r in json.loads((tmp_path / "t.json").read_text())["results"][0]["rows"]}
+  assert all(r["check"]["ok"] and r["kernel_ms"] > 0 for r in rows.values())
+  assert rows[("NEW", False)]["rewrites"] and rows[("NEW", False)]["kernels"] == rows[("OLD", False)]["kernels"] == 4
+  assert rows[("NEW", True)]["kernels"] == rows[("OLD", True)]["kernels"] == 3 and rows[("direct", False)]["kernels"] == 1

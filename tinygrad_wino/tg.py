@@ -1,6 +1,6 @@
 # Every touch point with tinygrad's internals lives here, so a tinygrad upgrade is a one-file change (pinned: tinygrad==0.14.0).
-import time
-from typing import Callable
+import contextlib, time
+from typing import Callable, Iterator
 import tinygrad.schedule as _schedule
 import tinygrad.schedule.rangeify as _rangeify
 import tinygrad.codegen.opt.heuristic as _heuristic
@@ -8,12 +8,13 @@ import tinygrad.engine.worker as _worker
 import tinygrad.schedule.indexing as _indexing
 import tinygrad.uop.divandmod as _divandmod
 import tinygrad.codegen.late.coalesce as _coalesce
-from tinygrad import Tensor
+from tinygrad import Tensor, Device
 from tinygrad.dtype import DType, dtypes, AddrSpace
 from tinygrad.helpers import Context, ContextVar, DEBUG, WINO, USE_TC, TC_SELECT, TC_OPT, ansistrip, make_tuple, to_tuple, tqdm
 from tinygrad.codegen import to_program, to_program_cache
 from tinygrad.codegen.opt import Opt, OptOps, KernelOptError
 from tinygrad.codegen.opt.postrange import Scheduler
+from tinygrad.engine.jit import _TinyJit, _prepare_jit_inputs, _copy_input
 from tinygrad.engine.realize import ExecContext, compile_linear, link_linear, pm_exec, _get_call_to_compile, get_runtime, runtime_cache
 from tinygrad.schedule.indexing import BufferizeOpts
 from tinygrad.uop.ops import UOp, UPat, Ops, GroupOp, PatternMatcher, AxisType, BottomUpGate, graph_rewrite
@@ -23,7 +24,7 @@ __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "D
            "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
            "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "loop_innermost", "Opt", "OptOps",
            "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "load_programs", "run_kernels",
-           "kernel_keys", "forget_programs", "clear_caches"]
+           "replay_jit", "kernel_keys", "forget_programs", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -107,15 +108,31 @@ def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
 def schedule(*tensors:Tensor) -> tuple[UOp, dict[str, int]]: return Tensor.linear_with_vars(*tensors)
 def compile_schedule(linear:UOp) -> UOp: return link_linear(compile_linear(linear))
 
-def compile_times(linear:UOp) -> list[tuple[str, float]]:
+@contextlib.contextmanager
+def _timed_compiler(compiler, spent:list[float]) -> Iterator[None]:
+  # a device compiler's compile (nvrtc, clang) timed into spent, which compile_times tells from tinygrad's own codegen
+  cls = type(compiler)
+  original = cls.compile
+  def timed(self, src:str) -> bytes:
+    t0 = time.perf_counter()
+    try: return original(self, src)
+    finally: spent.append(time.perf_counter() - t0)
+  cls.compile = timed
+  try: yield
+  finally: cls.compile = original
+
+def compile_times(linear:UOp) -> list[tuple[str, float, float]]:
   """Compile a schedule's kernels one after another into tinygrad's program cache (compile_schedule then finds them there):
-  (name without colors, seconds of codegen and compile) per kernel, in the schedule's order."""
+  (name without colors, seconds of codegen and compile, seconds of those in the device's compiler) per kernel, in the schedule's
+  order."""
   ret = []
   for c in linear.src:
     if c.op is not Ops.CALL or (todo:=_get_call_to_compile(c)) is None: continue
-    t0 = time.perf_counter()
-    prg = to_program(*todo)
-    ret.append((ansistrip(prg.arg.name), time.perf_counter() - t0))
+    spent: list[float] = []
+    with _timed_compiler(Device[c.device if isinstance(c.device, str) else c.device[0]].compiler, spent):
+      t0 = time.perf_counter()
+      prg = to_program(*todo)
+      ret.append((ansistrip(prg.arg.name), time.perf_counter() - t0, sum(spent)))
   return ret
 def load_programs(compiled:UOp) -> list[tuple[str, float]]:
   """Load a compiled schedule's programs onto their devices one after another, as its first run would (on CUDA the driver compiles
@@ -129,13 +146,22 @@ def load_programs(compiled:UOp) -> list[tuple[str, float]]:
   return ret
 def kernel_keys(linear:UOp) -> list[bytes]: return [c.src[0].key for c in linear.src if c.op is Ops.CALL and c.src[0].op is Ops.SINK]
 
-def run_kernels(compiled:UOp, var_vals:dict[str, int]) -> list[tuple[str, float]]:
+def run_kernels(compiled:UOp, var_vals:dict[str, int], input_uops:tuple[UOp, ...]=(), jit:bool=False) -> list[tuple[str, float]]:
   """Run a compiled schedule once, each kernel synchronized: (name without colors, seconds by the runtime's timer) per kernel."""
-  ctx, ret = ExecContext(var_vals, update_stats=False, wait=True), []
+  ctx, ret = ExecContext(var_vals, input_uops, update_stats=False, jit=jit, wait=True), []
   for call in compiled.src:
     ets = pm_exec.rewrite(call, ctx)
     if call.src[0].op is Ops.PROGRAM: ret.append((ansistrip(call.src[0].arg.name), sum(et for et in ets if et is not None)))
   return ret
+
+def replay_jit(jit:_TinyJit, *args:Tensor) -> list[tuple[str, float]]:
+  """Replay a captured TinyJit on args as its own call does, each kernel synchronized: (name without colors, seconds by the runtime's
+  timer) per kernel. A capture made under JIT=2 has no graphs, so every kernel is a call of its own."""
+  if (captured:=jit.captured) is None: raise RuntimeError("the jit has not captured yet")
+  input_uops, var_vals, _, _ = _prepare_jit_inputs(args, {})
+  # an input the captured kernels write is copied first, as CapturedJit.__call__ does
+  concrete = tuple(_copy_input(u) if u in captured._written_uops else u for u in input_uops)
+  return run_kernels(captured.linear, var_vals, concrete, jit=True)
 
 def forget_programs(names:set[str]) -> None:
   """Forget the compiled programs of these names (without colors) and the schedules, so only those kernels compile afresh."""
