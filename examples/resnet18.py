@@ -1,21 +1,24 @@
 """A ResNet-18 (CIFAR layout: a 3x3 stem, four stages of two basic blocks, 64 to 512 channels) under direct conv, OLD and NEW.
 
 It runs the forward pass (inference: batchnorm on running statistics) and one SGD training step (forward in training mode,
-cross-entropy, the gradient of every parameter, the updated parameters). It checks NEW's logits, and its loss and
-gradients, against direct conv (relative L2 error, all gradients together), and times each as bench/phases.py does: schedule,
-compile and load wall time of each mode's first call (cold), then kernel device time by the runtime's timers (each kernel
-synchronized), median of --runs after a warm-up run, the modes timed round-robin. 14 of the 20 convs are 3x3 stride-1 (the
-stride-2 and 1x1 ones stay direct): OLD and NEW take the winograd path there, and in the training step NEW rewrites their
-weight gradients too.
+cross-entropy, the gradient of every parameter, the updated parameters), and the forward pass as a program serves it: captured by
+TinyJit and replayed, with prune off and on (TinyJit(prune=True) runs the kernels that read none of the jitted function's inputs
+once, at capture: the winograd convs' weight transforms, which do not change in inference). It
+checks NEW's logits, and its loss and gradients, against direct conv (relative L2 error, all gradients together), and times each
+as bench/phases.py does: schedule, compile and load wall time of each mode's first call (cold), then kernel device time by the
+runtime's timers (each kernel synchronized), median of --runs after a warm-up run, the modes timed round-robin. 14 of the 20 convs
+are 3x3 stride-1 (the stride-2 and 1x1 ones stay direct): OLD and NEW take the winograd path there, and in the training step NEW
+rewrites their weight gradients too.
 
-  python examples/resnet18.py [--batch 8] [--size 32] [--width 64] [--runs 5] [--json out.json]
+  python examples/resnet18.py [--batch 8] [--size 32] [--width 64] [--runs 5] [--steps forward,train,jit,jit-prune] [--no-cold]
+                                [--json out.json]
 
 The modes are selected with tinygrad_wino.using(), the switch that WINO=1 and WINO_OLD=1 set from the environment."""
 import argparse, gc, json, statistics, sys, time
 import numpy as np
 import tinygrad_wino
-from tinygrad import Tensor, Context, Device, dtypes, nn
-from tinygrad_wino.tg import compile_schedule, load_programs, run_kernels, schedule, clear_caches
+from tinygrad import Tensor, TinyJit, Context, Device, dtypes, nn
+from tinygrad_wino.tg import compile_schedule, load_programs, replay_jit, run_kernels, schedule, clear_caches
 
 class BasicBlock:
   def __init__(self, cin:int, cout:int, stride:int):
@@ -81,16 +84,19 @@ def compile_step(step, mode, model, params, x, y) -> dict:
   return dict(build_ms=(t1 - t0) * 1e3, schedule_ms=(t2 - t1) * 1e3, compile_ms=(t3 - t2) * 1e3, load_ms=(t4 - t3) * 1e3,
               rewrites=len(tinygrad_wino.stats.rewritten), outs=outs, run=lambda: run_kernels(compiled, var_vals))
 
-def measure(step, model, params, x, y, runs:int) -> dict:
+def measure(step, model, params, x, y, runs:int, cold:bool=True) -> dict:
   """Each mode's first call, cold: compiled with nothing of another mode alive (tinygrad caches analyses on its hash-consed
   UOps, so the kernels two modes share, the batchnorms, the loss and the optimizer, would compile warm for the second). Then the
   modes compiled again and timed round-robin, one run of each in turn, so the machine's drift falls on all of them alike (run one
   mode after another, OLD's training step read 13.4 and 14.4 ms in two runs of one call on the H100)."""
+  keys = ("build_ms", "schedule_ms", "compile_ms", "load_ms", "rewrites")
   first = {}
-  for mode in MODES:
+  for mode in MODES if cold else ():
     r = compile_step(step, mode, model, params, x, y)
-    first[mode] = {k: r[k] for k in ("build_ms", "schedule_ms", "compile_ms", "load_ms", "rewrites")}
+    first[mode] = {k: r[k] for k in keys}
   steps = {mode: compile_step(step, mode, model, params, x, y) for mode in MODES}
+  # without the cold pass (--no-cold) the first-call columns are the timed compile's, made with the earlier modes' kernels alive
+  if not cold: first = {mode: {k: r[k] for k in keys} for mode, r in steps.items()}
   kernels = {mode: len(r["run"]()) for mode, r in steps.items()}  # the warm-up run
   timed: dict = {mode: [] for mode in MODES}
   for _ in range(runs):
@@ -99,11 +105,32 @@ def measure(step, model, params, x, y, runs:int) -> dict:
                                    kernel_max_ms=max(timed[mode]) * 1e3, kernels=kernels[mode], values=[o.numpy() for o in r["outs"]])
           for mode, r in steps.items()}
 
+def measure_jit(model, x, runs:int, prune:bool) -> dict:
+  """The forward pass under TinyJit, each mode captured (a plain call, the capture, a replay) and then replayed round-robin, each
+  replay's kernels synchronized (captured under JIT=2, without graphs) and timed by the runtime's timers."""
+  jits, values, rewrites = {}, {}, {}
+  for mode in MODES:
+    clear_caches()
+    tinygrad_wino.stats.reset()
+    with tinygrad_wino.using(mode), Context(JIT=2, TRAINING=0):
+      jits[mode] = TinyJit(lambda x: model(x).realize(), prune=prune)
+      jits[mode](x)
+      rewrites[mode] = len(tinygrad_wino.stats.rewritten)  # of the plain call: the capture schedules the graph again
+      for _ in range(2): values[mode] = [jits[mode](x).numpy()]
+  kernels = {mode: len(replay_jit(jit, x)) for mode, jit in jits.items()}  # the warm-up replay
+  timed: dict = {mode: [] for mode in MODES}
+  for _ in range(runs):
+    for mode, jit in jits.items(): timed[mode].append(sum(t for _, t in replay_jit(jit, x)))
+  return {mode: dict(kernel_ms=statistics.median(timed[mode]) * 1e3, kernel_min_ms=min(timed[mode]) * 1e3, kernel_max_ms=max(timed[mode]) * 1e3,
+                     kernels=kernels[mode], rewrites=rewrites[mode], values=values[mode]) for mode in MODES}
+
 def rel_err(a:list[np.ndarray], b:list[np.ndarray]) -> float:
   """||a - b|| / ||b|| over all the tensors together: the gradients of a deep network hold entries (a batchnorm's shift ahead of
   another batchnorm, say) that are rounding noise in every mode, which a per-tensor max-norm would report as large errors."""
   num = sum(float(np.square(p.astype(np.float64) - q).sum()) for p, q in zip(a, b))
   return (num / max(sum(float(np.square(q.astype(np.float64)).sum()) for q in b), 1e-300)) ** 0.5
+
+def ms0(v:float|None) -> str: return "" if v is None else f"{v:.0f}"
 
 def main(argv=None) -> int:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,6 +138,8 @@ def main(argv=None) -> int:
   ap.add_argument("--size", type=int, default=32, help="input height and width")
   ap.add_argument("--width", type=int, default=64, help="channels of the first stage")
   ap.add_argument("--runs", type=int, default=5)
+  ap.add_argument("--steps", default="forward,train,jit,jit-prune", help="which of forward, train, jit and jit-prune to run")
+  ap.add_argument("--no-cold", action="store_true", help="skip each mode's cold first call (compile each step once, not twice)")
   # the training step's gradients pass 18 training-mode batchnorms, which amplify rounding: OLD and NEW land at 1e-3 to 7e-3
   ap.add_argument("--tol", type=float, default=1e-2, help="||out - direct|| / ||direct|| allowed for OLD and NEW")
   ap.add_argument("--json", help="write the results here")
@@ -125,15 +154,19 @@ def main(argv=None) -> int:
   print(f"ResNet-18 (width {args.width}), batch {args.batch}, {args.size}x{args.size}, {Device.DEFAULT}, median of {args.runs}")
   print("| step | mode | kernel ms | min-max | kernels | convs rewritten | schedule ms | compile ms | load ms | vs direct (kernel) | rel err |")
   print("|---|---|---|---|---|---|---|---|---|---|---|")
-  for name, step in (("forward", forward), ("train step", train_step)):
-    for mode, r in measure(step, model, params, x, y, args.runs).items():
+  steps = {"forward": ("forward", lambda: measure(forward, model, params, x, y, args.runs, not args.no_cold)),
+           "train": ("train step", lambda: measure(train_step, model, params, x, y, args.runs, not args.no_cold)),
+           "jit": ("forward, TinyJit", lambda: measure_jit(model, x, args.runs, prune=False)),
+           "jit-prune": ("forward, TinyJit(prune=True)", lambda: measure_jit(model, x, args.runs, prune=True))}
+  for name, run in (steps[step] for step in args.steps.split(",")):
+    for mode, r in run().items():
       base = results.get((name, None), r)
       checked = slice(0, 1 + len(params))  # the logits; or the loss and the gradients (an updated parameter is mostly the parameter)
       err = rel_err(r["values"][checked], base["values"][checked])
       ok &= mode != "new" or (err <= args.tol and r["rewrites"] > 0)  # OLD's error is reported, not judged
       results[(name, mode)] = r
       print(f"| {name} | {mode or 'direct'} | {r['kernel_ms']:.3f} | {r['kernel_min_ms']:.3f}-{r['kernel_max_ms']:.3f} | {r['kernels']} | "
-            f"{r['rewrites'] if mode == 'new' else ''} | {r['schedule_ms']:.0f} | {r['compile_ms']:.0f} | {r['load_ms']:.0f} | "
+            f"{r['rewrites'] if mode == 'new' else ''} | {ms0(r.get('schedule_ms'))} | {ms0(r.get('compile_ms'))} | {ms0(r.get('load_ms'))} | "
             f"{r['kernel_ms'] / base['kernel_ms']:.2f} | {err:.1e} |")
   if args.json:
     out = [dict(step=s, mode=m or "direct", **{k: v for k, v in r.items() if k != "values"}) for (s, m), r in results.items()]

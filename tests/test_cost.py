@@ -66,7 +66,8 @@ def test_device_classes():
   assert device_class("CUDA") is GPU and device_class("NV:1") is GPU and device_class("AMD") is GPU
 
 @pytest.mark.parametrize("name,device", [("h100-2026-11-25.json", "CUDA"), ("h100-2026-12-06.json", "CUDA"),
-                                         ("h100-crossover-2026-11-24.json", "CUDA"),
+                                         ("h100-crossover-2026-11-24.json", "CUDA"), ("h100-compile-split-float32-2026-12-06.json", "CUDA"),
+                                         ("h100-compile-split-float16-2026-12-06.json", "CUDA"),
                                          ("cpu-2026-11-25.json", "CPU"), ("cpu-crossover-2026-11-25.json", "CPU")])
 def test_decisions_agree_with_the_committed_sweeps(name, device):
   # each measured shape: the model picks winograd where the complete winograd conv measured faster than direct conv, and direct

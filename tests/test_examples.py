@@ -13,7 +13,19 @@ def resnet18():
   sys.path.remove(str(EXAMPLES))
 
 def test_resnet18_forward_and_training_step(resnet18, capsys):
-  assert resnet18.main(["--batch", "2", "--size", "16", "--width", "4", "--runs", "1"]) == 0
+  assert resnet18.main(["--batch", "2", "--size", "16", "--width", "4", "--runs", "1", "--steps", "forward,train",
+                         "--no-cold"]) == 0
   out = capsys.readouterr().out
   # the forward pass rewrites all 14 3x3 stride-1 convs; the training step adds their weight gradients
   assert "| forward | new |" in out and "| 14 |" in out and "FAILED" not in out
+
+@pytest.mark.slow  # six captures of the network (about 3 minutes on 2 cores); tests/test_jit.py proves the same of one conv in CI
+def test_resnet18_forward_under_tinyjit_prunes_the_weight_transforms(resnet18, capsys):
+  assert resnet18.main(["--batch", "2", "--size", "16", "--width", "4", "--runs", "1", "--steps", "jit,jit-prune"]) == 0
+  rows = {tuple(c.strip() for c in line.split("|")[1:3]): line.split("|") for line in capsys.readouterr().out.splitlines()
+          if line.startswith("| forward, TinyJit")}
+  kernels = {k: int(v[5]) for k, v in rows.items()}
+  # NEW rewrote the 14 convs; prune leaves each one's weight transform (NEW's and OLD's GHAT) out of the replays
+  assert rows[("forward, TinyJit", "new")][6].strip() == "14"
+  assert kernels[("forward, TinyJit", "new")] - kernels[("forward, TinyJit(prune=True)", "new")] == 14
+  assert kernels[("forward, TinyJit", "old")] - kernels[("forward, TinyJit(prune=True)", "old")] == 14
