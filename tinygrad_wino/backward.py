@@ -55,5 +55,10 @@ def conv2d_with_winograd_backward(conv2d:Callable, x:Tensor, weight:Tensor, bias
   args = (x, weight) + ((bias,) if bias is not None else ())
   params = [t.as_param(i) for i, t in enumerate(args)]
   body = conv2d(params[0], params[1], params[2] if bias is not None else None, groups, 1, 1, padding, dtype)
-  grad_fxn = functools.partial(conv_grads, conv2d, groups=groups, padding=padding, dtype=dtype)
-  return args[0].call(*args[1:], fxn=body, grad_fxn=grad_fxn)
+  return args[0].call(*args[1:], fxn=body, grad_fxn=_grad_fxn(conv2d, groups, padding if isinstance(padding, int) else tuple(padding), dtype))
+
+@functools.cache
+def _grad_fxn(conv2d:Callable, groups:int, padding, dtype) -> Callable:
+  # one gradient function per conv signature: the CALL's key (and so tinygrad's schedule cache key) holds the function's id, so
+  # a function made afresh each call missed the cache, rescheduled every call and grew the cache by an entry a call
+  return functools.partial(conv_grads, conv2d, groups=groups, padding=padding, dtype=dtype)

@@ -24,7 +24,7 @@ __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "D
            "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
            "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "loop_innermost", "Opt", "OptOps",
            "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "load_programs", "run_kernels",
-           "replay_jit", "kernel_keys", "forget_programs", "clear_caches"]
+           "replay_jit", "kernel_keys", "forget_programs", "clear_schedules", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -166,6 +166,10 @@ def replay_jit(jit:_TinyJit, *args:Tensor) -> list[tuple[str, float]]:
 def forget_programs(names:set[str]) -> None:
   """Forget the compiled programs of these names (without colors) and the schedules, so only those kernels compile afresh."""
   for key in [key for key, prg in to_program_cache.items() if ansistrip(prg.arg.name) in names]: del to_program_cache[key]
+  clear_schedules()
+
+def clear_schedules() -> None:
+  """Forget the schedules made in this process (the rangeify pass, and with it the rule, runs only where a graph is scheduled)."""
   _schedule.schedule_cache.clear()
 
 # tinygrad's unbounded caches keyed on UOps (index math): they keep an earlier graph's UOps alive, and with them the analyses
@@ -177,5 +181,5 @@ def clear_caches() -> None:
   compiles and loads afresh (bench/: collect the garbage after, then nothing of an earlier graph is alive)."""
   to_program_cache.clear()
   runtime_cache.clear()
-  _schedule.schedule_cache.clear()
+  clear_schedules()
   for cache in _UOP_CACHES: cache.cache_clear()
