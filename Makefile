@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml $(wildcard tinygrad_wino/*.py) tinygrad_wino.
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# one test process a core (CI has 2): tinygrad's codegen is single-threaded Python, most of the suite's time
 test: setup lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 bench: setup
 	$(PY) bench/phases.py

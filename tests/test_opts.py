@@ -166,25 +166,26 @@ def test_cpu_opts_match_gradients():
   for with_opts, without, direct in zip(*grads):
     assert rel_err(with_opts, without) <= 1e-6 and rel_err(with_opts, direct.astype(np.float64)) <= 5e-5
 
-@pytest.mark.parametrize("xs,cout", [((2, 32, 8, 8), 128), ((2, 32, 8, 12), 32)])
+@pytest.mark.parametrize("xs,cout", [((2, 32, 4, 8), 128), ((2, 32, 8, 12), 32)])
 def test_gpu_weight_gradient_mhat_opts_keep_the_gradients(xs, cout):
   # a weight gradient's float32 MHAT on a GPU gets wg_mhat_opts (8 output channels a thread from 128 on, else 4); OLD's kernels and
-  # direct conv's keep the heuristic; NEW's gradients with the opts and without agree to rounding, and match direct conv's
+  # direct conv's keep the heuristic (at batch 2: at batch 1 OLD's weight gradient holds a batched matmul of this very layout and
+  # gets the opts too, a limitation of recognizing kernels by structure); NEW's weight gradient with the opts matches direct conv's.
+  # The weight gradient alone: the PYTHON device emulates every thread, and the input gradient (a conv) has no such MHAT
   rng = np.random.default_rng(2)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((cout, xs[1], 3, 3)) / 5).astype(np.float32)
-  def grads(device=None):
+  def grad_w(device=None):
     xt, wt = Tensor(x, device=device), Tensor(w, device=device)
-    xt.requires_grad = wt.requires_grad = True
-    return list(xt.conv2d(wt, padding=1).square().sum().gradient(xt, wt))
-  assert [h for h in _opts_hits([("grads", grads)], device="PYTHON") if h[2] == "wg_mhat_opts"] == [("new", "grads", "wg_mhat_opts")]
+    wt.requires_grad = True
+    return list(xt.conv2d(wt, padding=1).square().sum().gradient(wt))
+  assert [h for h in _opts_hits([("grads", grad_w)], device="PYTHON") if h[2] == "wg_mhat_opts"] == [("new", "grads", "wg_mhat_opts")]
   out = []
-  # direct conv's gradients on the default device: the PYTHON device emulates every thread
-  for mode, opts, device in (("new", 1, "PYTHON"), ("new", 0, "PYTHON"), (None, 1, None)):
-    with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
+  # direct conv's on the default device
+  for mode, device in (("new", "PYTHON"), (None, None)):
+    with tinygrad_wino.using(mode), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
       tg.clear_caches()
-      out.append([g.numpy() for g in grads(device)])
-  for with_opts, without, direct in zip(*out):
-    assert rel_err(with_opts, without) <= 1e-6 and rel_err(with_opts, direct.astype(np.float64)) <= 5e-5
+      out.append(grad_w(device)[0].numpy())
+  assert rel_err(out[0], out[1].astype(np.float64)) <= 5e-5
 
 TC_SCRIPT = """
 import json, sys

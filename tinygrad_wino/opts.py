@@ -283,7 +283,8 @@ def mhat_tensor_core_opts(k:Scheduler) -> Scheduler|None:
 # --kernel wgmhat on the H100 (bench/results/h100-opts-search-wgmhat-2026-11-25.md, heuristic -> these opts, us, float32):
 # (16,64,64,32) 97-100 -> 58, (16,128,128,16) 65-66 -> 42, (16,256,256,8) 60-63 -> 41 (38 with 4 threads along n). Splitting
 # the reduce between threads (GROUPTOP) ran slower at every size searched. Half weight gradients are left to tinygrad's
-# heuristic and its tensor cores (not searched).
+# heuristic and its tensor cores (not searched). At batch 1 OLD's weight gradient holds a batched matmul of this very layout, which
+# gets these opts too (tests/test_opts.py); the committed gradient timings are at batch 16.
 WG_MHAT_WIDE_N = 128
 
 def wg_mhat_opts(k:Scheduler) -> Scheduler|None:
