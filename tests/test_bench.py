@@ -1,5 +1,6 @@
-# bench/phases.py end to end at a tiny size: the harness that makes the committed sweeps runs, checks every row against direct
-# conv (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv.
+# The timing harnesses end to end at a tiny size: bench/phases.py (the committed sweeps) runs, checks every row against direct conv
+# (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv; bench/jit.py replays
+# TinyJit captures; bench/first_call.py times each row's first call in a process of its own.
 import json, os, pathlib, subprocess, sys
 
 BENCH = pathlib.Path(__file__).parent.parent / "bench"
@@ -25,3 +26,11 @@ def test_jit_harness_replays_every_row_and_prunes_the_weight_transform(tmp_path)
   assert all(r["check"]["ok"] and r["kernel_ms"] > 0 for r in rows.values())
   assert rows[("NEW", False)]["rewrites"] and rows[("NEW", False)]["kernels"] == rows[("OLD", False)]["kernels"] == 4
   assert rows[("NEW", True)]["kernels"] == rows[("OLD", True)]["kernels"] == 3 and rows[("direct", False)]["kernels"] == 1
+
+def test_first_call_harness_runs_each_row_in_a_fresh_process(tmp_path):
+  cmd = [sys.executable, str(BENCH / "first_call.py"), "--shapes", "2,8,8,12", "--repeats", "1", "--out", str(tmp_path), "--name", "t"]
+  subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
+  rows = {r["impl"]: r for r in json.loads((tmp_path / "t.json").read_text())["results"][0]["rows"]}
+  assert set(rows) == {"direct", "OLD", "NEW+cost", "NEW"} and all(r["ok"] and r["first_call_ms"] > 0 for r in rows.values())
+  # NEW rewrote the conv into its four kernels; NEW+cost kept this tiny conv direct
+  assert rows["NEW"]["rewrites"] and rows["NEW"]["kernels"] == rows["OLD"]["kernels"] == 4 and rows["NEW+cost"]["kernels"] == 1
