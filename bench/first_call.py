@@ -11,7 +11,7 @@ direct conv, OLD, NEW+cost (WINO_COST=1) and NEW; --repeats processes a row, the
 against direct conv's, computed in the same process after the timed call.
 """
 from __future__ import annotations
-import argparse, datetime, importlib.metadata, json, math, os, pathlib, shlex, statistics, subprocess, sys, time
+import argparse, datetime, importlib.metadata, json, os, pathlib, shlex, statistics, subprocess, sys, time
 
 IMPLS = {"direct": (None, 0), "OLD": ("old", 0), "NEW+cost": ("new", 1), "NEW": ("new", 0)}
 WORKERS_START_S = 2.0  # after the warm-up, for the workers that got no warm-up kernel to finish importing
@@ -79,7 +79,6 @@ def bench_shape(shape:tuple[int, ...], dtype:str, repeats:int) -> dict:
   return dict(shape=list(shape), dtype=dtype, device=rr[0]["device"], rows=rows)
 
 def ms(res:dict, impl:str) -> float: return next(r["first_call_ms"] for r in res["rows"] if r["impl"] == impl)
-def geomean(xs:list[float]) -> float: return math.exp(sum(map(math.log, xs)) / len(xs))
 
 def markdown(results:list[dict], meta:dict) -> str:
   lines = [f"# First call, tinygrad's parallel compile: {meta['device']}, {meta['date']}", "", f"`{meta['command']}`", "",
@@ -94,8 +93,8 @@ def markdown(results:list[dict], meta:dict) -> str:
   lines.append("")
   for dtype in dict.fromkeys(res["dtype"] for res in results):
     rs = [res for res in results if res["dtype"] == dtype]
-    lines.append(f"- {dtype}: geomean NEW+cost/OLD {geomean([ms(r, 'NEW+cost') / ms(r, 'OLD') for r in rs]):.2f}, "
-                 f"NEW/OLD {geomean([ms(r, 'NEW') / ms(r, 'OLD') for r in rs]):.2f}")
+    lines.append(f"- {dtype}: geomean NEW+cost/OLD {statistics.geometric_mean([ms(r, 'NEW+cost') / ms(r, 'OLD') for r in rs]):.2f}, "
+                 f"NEW/OLD {statistics.geometric_mean([ms(r, 'NEW') / ms(r, 'OLD') for r in rs]):.2f}")
   return "\n".join(lines) + "\n"
 
 def main(args:argparse.Namespace) -> int:

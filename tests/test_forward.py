@@ -54,17 +54,13 @@ def test_fp32_matches_reference_and_direct(name):
   assert new.shape == direct.shape == ref.shape and new.dtype == direct.dtype
   assert rel_err(new, ref) <= 2e-5 and rel_err(new, direct) <= 2e-5
 
-def _conv(mode, x, w, b, **kwargs) -> np.ndarray:
-  # tinygrad's schedule cache on (run_conv turns it off to count rewrites): the draws of a case schedule one graph a mode once
-  with tinygrad_wino.using(mode): return Tensor(x).conv2d(Tensor(w), None if b is None else Tensor(b), **kwargs).numpy()
-
 @pytest.mark.parametrize("name", CASES)
 def test_fp32_no_worse_than_old(name):
   case, errs = CASES[name], []
   for seed in range(8):
     x, w, b = case.draw(seed)
     ref = conv_ref(x, w, b, **case.kwargs)
-    errs.append((rel_err(_conv("new", x, w, b, **case.kwargs), ref), rel_err(_conv("old", x, w, b, **case.kwargs), ref)))
+    errs.append((rel_err(run_conv("new", x, w, b, **case.kwargs)[0], ref), rel_err(run_conv("old", x, w, b, **case.kwargs)[0], ref)))
   new, old = np.array(errs).T
   assert new.max() <= old.max() and new.mean() <= old.mean(), f"NEW {new} worse than OLD {old}"
 
