@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking), a weight gradient's MHAT (the same,
 both operands with k innermost) or XHAT (its upcast along the row's tiles), each candidate against tinygrad's hand-coded
-heuristic, in one process, F(4,3) (--tile for another). Prints the kernel's time, the whole conv's (or its gradients'), compile time and the error
-against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first
+heuristic, in one process, F(4,3) (--tile for another). Every candidate of a shape is compiled first, then the candidates run
+round-robin (one run of each in turn), so the machine's drift falls on all alike (timed one after another, two runs of the same
+opts read up to 35% apart on a 2-core machine). Prints the kernel's time, the whole conv's (or its gradients'), the kernel's compile
+time and the error against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first
 version, bench/mhat_opts.py, the MHAT kind alone.)
 
   python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6]
                            [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
-import argparse, datetime, os, shlex, statistics, sys, time
+import argparse, datetime, os, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
 os.environ["CACHELEVEL"] = "0"  # and compile every candidate afresh
 import numpy as np
@@ -50,16 +52,17 @@ def output(k, arg:tuple[int, str]) -> None:
 
 # kind: (its finder, candidate, the candidates besides opts.py's and the heuristic, which kernel of the graph, the graph: the conv
 # or its gradients)
-KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "8, 4, 4": (8, 4, 4),
-                                        "8, 16, 4": (8, 16, 4)}, lambda names: [n.startswith("r_") for n in names].index(True), False),
+KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "4, 8, 2": (4, 8, 2),
+                                        "8, 4, 4": (8, 4, 4), "8, 16, 4": (8, 16, 4)},
+                  lambda names: [n.startswith("r_") for n in names].index(True), False),
          "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")},
                     lambda names: len(names) - 1, False),
          "xhat": (find_xhat, xhat, {f"{t}, {a}": (u, dims) for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0))
                                      for a, dims in (("alpha^2", slice(None)), ("first alpha", slice(1)), ("last alpha", slice(1, None)))},
                   lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
-         "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 4, 4": (8, 4, 4), "4, 8, 4": (4, 8, 4),
-                                                                    "4, 4, 4": (4, 4, 4)},
+         "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 8, 4": (8, 8, 4), "8, 4, 4": (8, 4, 4),
+                                                                    "4, 8, 4": (4, 8, 4), "4, 8, 2": (4, 8, 2), "4, 4, 4": (4, 4, 4)},
                     lambda names: max(i for i, n in enumerate(names) if n.startswith("r_")), True)}
 
 def candidate(kind:str, arg, failed:list):
@@ -76,7 +79,9 @@ def candidate(kind:str, arg, failed:list):
     return k
   return choose
 
-def measure(x:Tensor, w:Tensor, runs:int, kind:str, tile:int) -> tuple[float, float, float, np.ndarray]:
+def build(x:Tensor, w:Tensor, kind:str, tile:int) -> tuple:
+  """Schedule and compile the conv (or its gradients) under the installed opts: the compiled schedule, its variables, the kernel of
+  this kind's index and compile seconds, and the output to check."""
   tg.clear_caches()
   with tinygrad_wino.using("new"), Context(WINO_TILE=tile):
     if KINDS[kind][4]:
@@ -85,14 +90,19 @@ def measure(x:Tensor, w:Tensor, runs:int, kind:str, tile:int) -> tuple[float, fl
       outs = list(x.conv2d(w, padding=1).square().sum().gradient(x, w))
     else: outs = [x.conv2d(w, padding=1)]
     linear, var_vals = tg.schedule(*outs)
-    t0 = time.perf_counter()
+    compile_times = tg.compile_times(linear)
     compiled = tg.compile_schedule(linear)
-    compile_s = time.perf_counter() - t0
-  tg.run_kernels(compiled, var_vals)
-  times = [tg.run_kernels(compiled, var_vals) for _ in range(runs)]
-  i = KINDS[kind][3]([name for name, _ in times[0]])
-  return (statistics.median(t[i][1] for t in times) * 1e3, statistics.median(sum(s for _, s in t) for t in times) * 1e3, compile_s * 1e3,
-          outs[-1].numpy())
+  i = KINDS[kind][3]([name for name, _, _ in compile_times])
+  tg.run_kernels(compiled, var_vals)  # loads the programs and realizes the outputs
+  return compiled, var_vals, i, compile_times[i][1], outs[-1].numpy()
+
+def time_round_robin(built:dict, runs:int) -> dict[str, tuple[float, float]]:
+  """Each candidate's kernel and whole-graph ms, median of the runs, the candidates run one after another in each round."""
+  times: dict[str, list] = {name: [] for name in built}
+  for _ in range(runs):
+    for name, (compiled, var_vals, i, _, _) in built.items(): times[name].append(tg.run_kernels(compiled, var_vals))
+  return {name: (statistics.median(t[i][1] for t in ts) * 1e3, statistics.median(sum(s for _, s in t) for t in ts) * 1e3)
+          for (name, (_, _, i, _, _)), ts in zip(built.items(), times.values())}
 
 def main() -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,23 +122,26 @@ def main() -> int:
                     "gradient's"}[args.kernel]
   lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
            f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F({args.tile},3), float32, median of {args.runs} runs "
-           f"after one; {what}; compile: the whole graph's.", "",
-           f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | compile ms | error vs heuristic |", "|---|---|---|---|---|---|"]
+           f"after one, round-robin; {what}; compile: the kernel's (codegen and clang); {opts.cpu_vector_registers()} vector "
+           f"registers (opts.cpu_vector_registers).", "",
+           f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | kernel compile ms | error vs heuristic |",
+           "|---|---|---|---|---|---|"]
   print("\n".join(lines))
   for s in args.shapes.split(";"):
     b, cin, cout, h = map(int, s.split(","))
     rng = np.random.default_rng(0)
     x = Tensor(rng.standard_normal((b, cin, h, h)).astype(np.float32)).realize()
     w = Tensor((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin ** 0.5)).astype(np.float32)).realize()
-    results = {}
+    built = {}
     try:
       for name, arg in {"opts.py": "opts.py", **KINDS[args.kernel][2], "heuristic": "heuristic"}.items():
         tg.install_kernel_opts(candidate(args.kernel, arg, failed:=[]))
-        if (r:=measure(x, w, args.runs, args.kernel, args.tile)) and not failed: results[name] = r  # a candidate that doesn't apply: no row
+        one = build(x, w, args.kernel, args.tile)
+        if not failed: built[name] = one  # a candidate that doesn't apply: no row
     finally: tg.install_kernel_opts(toggle.kernel_opts)
-    ref = results["heuristic"][3]
-    for name, (mhat_ms, conv_ms, compile_ms, out) in results.items():
-      lines.append(f"| {(b, cin, cout, h)} | {name} | {mhat_ms:.2f} | {conv_ms:.2f} | {compile_ms:.0f} | "
+    times, ref = time_round_robin(built, args.runs), built["heuristic"][4]
+    for name, (_, _, _, compile_s, out) in built.items():
+      lines.append(f"| {(b, cin, cout, h)} | {name} | {times[name][0]:.2f} | {times[name][1]:.2f} | {compile_s * 1e3:.0f} | "
                    f"{np.abs(out - ref).max() / np.abs(ref).max():.1e} |")
       print(lines[-1], flush=True)
   if args.out:

@@ -8,7 +8,7 @@ import pytest
 import tinygrad_wino
 from tinygrad import Tensor, Context, nn
 from tinygrad_wino import tg, toggle
-from tinygrad_wino.opts import cpu_xhat_opts
+from tinygrad_wino.opts import cpu_xhat_opts, mhat_opts
 from helpers import conv_ref, rel_err
 
 @pytest.mark.parametrize("xs,kwargs,epilogue", [((2, 16, 14, 14), dict(padding=1), False), ((1, 8, 7, 7), dict(padding=1), True),
@@ -150,6 +150,39 @@ def test_cpu_xhat_loops_an_alpha_dim_past_xhat_lanes():
   assert alpha_upcasts[:1] == [1], alpha_upcasts
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
+
+@pytest.mark.parametrize("registers", [16, 32])
+def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
+  # MHAT's register blocks are sized to the vector registers clang's native code has (opts.MHAT_BLOCKS): with 16 (x86-64 without
+  # AVX-512) 4 n x 8 m, k unrolled by 2, for a forward conv's MHAT and 8 n x 4 m by 4 for a weight gradient's, with 32 8 x 8 by 4
+  # for both. The conv and its gradients stay right with either
+  monkeypatch.setattr(tinygrad_wino.opts, "cpu_vector_registers", lambda: registers)
+  rng = np.random.default_rng(3)
+  x, w = rng.standard_normal((2, 16, 16, 16)).astype(np.float32), (rng.standard_normal((16, 16, 3, 3)) / 10).astype(np.float32)
+  blocks = []
+  def spy(k):
+    if (mine:=mhat_opts(k)) is not None: blocks.append(tuple(o.arg for o in mine.applied_opts if o.op in (tg.OptOps.UPCAST, tg.OptOps.UNROLL)))
+    return toggle.kernel_opts(k)
+  tg.install_kernel_opts(spy)
+  try:
+    with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
+      tg.clear_caches()
+      xt, wt = Tensor(x), Tensor(w)
+      xt.requires_grad = wt.requires_grad = True
+      out = xt.conv2d(wt, padding=1)
+      got = [t.numpy() for t in (out, *out.square().sum().gradient(xt, wt))]
+  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  forward, weight_grad = ((4, 8, 2), (8, 4, 4)) if registers == 16 else ((8, 8, 4), (8, 8, 4))
+  # the forward conv's MHAT first (the input gradient's, a forward conv of the same sizes, is the same kernel), the weight gradient's last
+  assert len(blocks) >= 2 and blocks[0] == forward and blocks[-1] == weight_grad and set(blocks) <= {forward, weight_grad}, blocks
+  with Context(PARALLEL=0, CACHELEVEL=0):
+    tg.clear_caches()
+    xt, wt = Tensor(x), Tensor(w)
+    xt.requires_grad = wt.requires_grad = True
+    out = xt.conv2d(wt, padding=1)
+    direct = [t.numpy() for t in (out, *out.square().sum().gradient(xt, wt))]
+  assert rel_err(got[0], conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
+  for mine, theirs in zip(got, direct): assert rel_err(mine, theirs.astype(np.float64)) <= 5e-5
 
 def test_cpu_opts_match_gradients():
   # the weight gradient's transforms get the CPU opts too (rows of 4 tiles): NEW's gradients with the opts and without agree to

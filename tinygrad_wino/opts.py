@@ -12,7 +12,7 @@
 # (bench/results/h100-opts-search-output-2026-11-25.md, heuristic -> these opts, us): fp16 (64,64,64,112) 330-334 -> 146,
 # (32,256,256,14) 39-40 -> 17-19, (8,512,512,7) 20-21 -> 15-16, (32,128,128,28) 29 -> 26-28; fp32 (64,64,64,112) 499-501 -> 242-244.
 # Four channels a thread ran up to 10% faster on some shapes there, at twice the kernel's compile time.
-import math
+import functools, math, pathlib, platform
 from collections import Counter
 from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler, loop_innermost
 
@@ -198,14 +198,36 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   return k
 
 # MHAT on a CPU: a batched matmul C[b, n, m] = sum_k X[b, k, n] * G[b, k, m], with NEW's CPU layouts (rules._rewrite: XHAT's
-# tiles innermost, GHAT's and MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4; an 8x8 block of
-# outputs per thread (X's 8 contiguous n and G's 8 contiguous m as vectors), k unrolled by 4, ran 1.5-2.6x faster on a 2-core
-# AMD EPYC (bench/cpu_opts.py --kernel mhat: bench/results/cpu-mhat-opts-layout-2026-11-25.md, heuristic -> these opts, ms):
-# (8,64,64,56) 16.2 -> 11.1, (8,128,128,28) 15.5 -> 9.7, (8,256,256,14) 24.3 -> 12.9, (4,512,512,7) 19.6 -> 7.5; k unrolled by 8
-# ran 3% faster to 21% slower and compiled 0.3-0.6 s longer (it was the rule while G was stored k innermost, where it ran 10-40%
-# faster than 4 on another 2-core machine: bench/results/cpu-mhat-opts-2026-11-25.md). A weight gradient's MHAT has both
-# operands with k innermost (its K is the batch and the tiles): the same 8x8 blocks (bench/cpu_opts.py --kernel wgmhat).
-MHAT_BLOCK, MHAT_UNROLL = (8, 4, 2), (4, 2)
+# tiles innermost, GHAT's and MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4. A register block of
+# outputs per thread (X's contiguous n and G's contiguous m as vectors) pays where its accumulators stay in the vector registers,
+# so the block follows the register file clang's -march=native code has (tinygrad renders float4s: one a register):
+# - 32 registers (AVX-512, arm64): 8x8 (16 float4 accumulators), k unrolled by 4, ran 1.5-2.6x faster than the heuristic on a
+#   2-core AMD EPYC (bench/cpu_opts.py --kernel mhat: bench/results/cpu-mhat-opts-layout-2026-11-25.md, heuristic -> these opts,
+#   ms): (8,64,64,56) 16.2 -> 11.1, (8,128,128,28) 15.5 -> 9.7, (8,256,256,14) 24.3 -> 12.9, (4,512,512,7) 19.6 -> 7.5; k
+#   unrolled by 8 ran 3% faster to 21% slower and compiled 0.3-0.6 s longer. That machine's register file was not recorded; 8x8
+#   is kept where clang has 32 registers, which hold its accumulators (62 stack accesses in the kernel source's clang -O2 -S
+#   assembly at -march=icelake-server).
+# - 16 registers (x86-64 without AVX-512): 8x8 spills its accumulators (250 stack accesses at -march=znver3, against
+#   47 for 4 n x 8 m with k unrolled by 2). On a 2-core AMD EPYC of that kind (Zen 3), timed round-robin (bench/cpu_opts.py
+#   --kernel mhat, bench/results/cpu-mhat-regs-2026-12-06.md, 8x8 by 4 -> 4x8 by 2, ms): (8,64,64,56) 23.7 -> 13.5,
+#   (8,128,128,28) 22.4 -> 15.2, (8,256,256,14) 30.1 -> 25.0, (4,512,512,7) 14.8 -> 12.8, compiling in 0.4-0.5 s instead of 0.9-1.1.
+# A weight gradient's MHAT has both operands with k innermost (its K is the batch and the tiles): each output is a dot product of
+# k-vectors. With 32 registers it takes the forward's blocks. With 16, 8 m with k unrolled by 4 ran up to 5.6x slower than tinygrad's
+# heuristic; 8 n x 4 m by 4 ran fastest, 1.0-4.8x faster than the heuristic (bench/cpu_opts.py --kernel wgmhat,
+# bench/results/cpu-wgmhat-regs-2026-12-06.md, 8x8 by 4 -> 8x4 by 4, ms): (4,32,32,32) 5.72 -> 1.32, (4,64,64,16) 4.29 -> 0.61,
+# (4,128,128,8) 4.73 -> 0.58, (8,64,64,28) 27.4 -> 4.6.
+# (vector registers, a weight gradient's MHAT): (n blocks, m blocks, k unrolls), the first of each that divides its size
+MHAT_BLOCKS = {(32, False): ((8, 4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (8, 4, 2), (4, 2)),
+               (16, False): ((4, 2), (8, 4, 2), (2,)), (16, True): ((8, 4, 2), (4, 2), (4, 2))}
+
+@functools.cache
+def cpu_vector_registers() -> int:
+  """The vector registers of the host, which tinygrad's CPU backends compile for (-march=native): 32 on arm64 and on x86-64 with
+  AVX-512, else 16 (also where the host's CPU flags can't be read)."""
+  if platform.machine().lower() in ("arm64", "aarch64"): return 32
+  try: return 32 if "avx512f" in pathlib.Path("/proc/cpuinfo").read_text().split() else 16
+  except OSError: return 16
+
 ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
 
 def _load(u:UOp) -> UOp|None:
@@ -237,12 +259,13 @@ def _mhat(k:Scheduler, k_major:bool=False) -> tuple[UOp, UOp, UOp, list[UOp]]|No
 def mhat_opts(k:Scheduler) -> Scheduler|None:
   """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads), a weight gradient's too; None for any other kernel."""
   if k.ren.has_local or (found:=_mhat_layout(k)) is None: return None
-  m, n, kr, batch, _ = found
+  m, n, kr, batch, k_major = found
   k = k.copy()
   try:
-    for r in (n, m):
-      if b:=next((b for b in MHAT_BLOCK if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
-    if u:=next((u for u in MHAT_UNROLL if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
+    n_block, m_block, unroll = MHAT_BLOCKS[(cpu_vector_registers(), k_major)]
+    for r, blocks in ((n, n_block), (m, m_block)):
+      if b:=next((b for b in blocks if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
+    if u:=next((u for u in unroll if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
     # threads over the tile positions
     _cpu_threads(k, [_axis(k, batch[0])])
   except KernelOptError: return None

@@ -352,7 +352,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # (opts.mhat_opts) then load G's output channels as vectors, not at a stride of K, and the output transform reads a tile's
   # alpha^n values of a channel from one run of memory instead of alpha^n planes N*M apart, each a stream of its own (on a 2-core
   # AMD EPYC, bench/results/cpu-2026-11-25.md and its previous version: the output kernel at (8,64,64,56) 10.7 -> 7.4 ms, at
-  # (8,128,128,28) 5.2 -> 2.3; MHAT at (8,256,256,14) 14.7 -> 13.0, with opts.MHAT_UNROLL's change). GHAT's range over K is made
+  # (8,128,128,28) 5.2 -> 2.3; MHAT at (8,256,256,14) 14.7 -> 13.0, with k unrolled by 4 instead of 8). GHAT's range over K is made
   # first, so its loop stays outside M's and its stores run along M. The GPU keeps the layouts its kernel opts were searched with.
   cpu_layout = not wg and not on_gpu
   oa, ob = ctx.ranges([w.alpha]*n), ctx.copies(both)
