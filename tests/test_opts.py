@@ -131,14 +131,16 @@ def test_cpu_opts_match(xs, ws, kwargs, tile):
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
 
-def test_cpu_xhat_loops_an_alpha_dim_past_xhat_lanes():
+@pytest.mark.parametrize("xs,row_upcast", [((4, 160, 28, 28), 7), ((2, 16, 12, 8), 2)])
+def test_cpu_xhat_loops_an_alpha_dim(xs, row_upcast):
   # a row of 7 tiles whose XHAT outgrows the caches is upcast whole: 7 x 36 outputs an iteration pass opts.XHAT_LANES, so the first
-  # alpha dim loops (innermost, tg.loop_innermost) and only the last is upcast; NEW with the opts and without agree to rounding
+  # alpha dim loops (innermost, tg.loop_innermost) and only the last is upcast. Two tiles an iteration (a row of 2) loop the last
+  # alpha dim and upcast the first. NEW with the opts and without agree to rounding
   rng = np.random.default_rng(2)
-  x, w = rng.standard_normal((4, 160, 28, 28)).astype(np.float32), (rng.standard_normal((8, 160, 3, 3)) / 20).astype(np.float32)
-  alpha_upcasts, outs = [], []
+  x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 20).astype(np.float32)
+  upcasts, outs = [], []
   def spy(k):
-    if (mine:=cpu_xhat_opts(k)) is not None: alpha_upcasts.append(sum(o.op is tg.OptOps.UPCAST and o.arg == 0 for o in mine.applied_opts))
+    if (mine:=cpu_xhat_opts(k)) is not None: upcasts.append(sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.UPCAST))
     return toggle.kernel_opts(k)
   tg.install_kernel_opts(spy)
   try:
@@ -147,7 +149,8 @@ def test_cpu_xhat_loops_an_alpha_dim_past_xhat_lanes():
         tg.clear_caches()
         outs.append(Tensor(x).conv2d(Tensor(w), padding=1).numpy())
   finally: tg.install_kernel_opts(toggle.kernel_opts)
-  assert alpha_upcasts[:1] == [1], alpha_upcasts
+  # one alpha dim upcast whole (UPCAST 0), the row's tiles by row_upcast
+  assert upcasts[:1] == [[0, row_upcast]], upcasts
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
 

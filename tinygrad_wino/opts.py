@@ -167,6 +167,12 @@ XHAT_ROW_UPCASTS, XHAT_CACHED, XHAT_LANES, CPU_THREADS = (4, 2), 2 ** 20, 144, (
 # dim loops) ran 3.4-5.8x faster at four shapes, and a row of 5 tiles takes the whole row whatever XHAT's size: with the heuristic's
 # XHAT the conv compiled in 19-21 s there, with the rule's in 10-11 s (rows of 8 and 10 tiles: 6-7 -> 10 s)
 CPU_ALPHAS = (4, 6, 8)
+# Two tiles an iteration (a row of 2, 6, 14... tiles) run about as fast with the last alpha dim looping, innermost, as with the
+# alpha^2 upcast whole, and compile in half the time: a Zen 3 EPYC, round-robin (bench/cpu_opts.py --kernel xhat,
+# bench/results/cpu-xhat-pairs-2026-12-06.md, alpha^2 upcast -> the rule; XHAT ms, its compile s): (8,64,64,56) 8.79 -> 8.67,
+# 1.52 -> 1.07; (4,512,512,7) 0.64 -> 0.59, 1.15 -> 0.56; (8,96,96,24) 2.30 -> 2.45, 1.54 -> 0.91. Measured at F(4,3) (alpha 6)
+# only. Four tiles looping it ran 28% slower at (8,256,256,14) for 1.0 s less compile, a whole row of 7 35% slower for 0.7 s
+# less at (8,128,128,28): those keep the rule above.
 
 def _most_elements(k:Scheduler) -> int: return math.prod(int(s.vmax) if isinstance(s, UOp) else s for s in k.full_shape)  # symbolic at its largest
 
@@ -187,11 +193,14 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
     if size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
     u = size
+  # past XHAT_LANES the first alpha dim loops; two tiles an iteration loop the last (above)
+  loop = alpha[0] if u * a ** len(alpha) > XHAT_LANES else alpha[-1] if u == 2 and len(alpha) > 1 else None
   k = k.copy()
   try:
-    if looped:=u * a ** len(alpha) > XHAT_LANES: loop_innermost(k, alpha[0])
+    if loop is not None: loop_innermost(k, loop)
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
-    for r in alpha[1:] if looped else alpha: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
+    for r in alpha:
+      if r is not loop: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
     _cpu_threads(k, k.axes_of(AxisType.WEAK))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
