@@ -2,10 +2,10 @@
 """A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking), a weight gradient's MHAT (the same,
 both operands with k innermost) or XHAT (its upcast along the row's tiles), each candidate against tinygrad's hand-coded
 heuristic, in one process, F(4,3) (--tile for another). Every candidate of a shape is compiled first, then the candidates run
-round-robin (one run of each in turn), so the machine's drift falls on all alike (timed one after another, two runs of the same
-opts read up to 35% apart on a 2-core machine). Prints the kernel's time, the whole conv's (or its gradients'), the kernel's compile
-time and the error against the heuristic's result as a markdown table. (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first
-version, bench/mhat_opts.py, the MHAT kind alone.)
+round-robin (one run of each in turn), so the machine's drift falls on all alike (timed one candidate after another, two
+candidates of the same opts read far apart on a shared 2-core machine). Prints the kernel's time, the whole conv's (or its
+gradients'), the kernel's compile time and the error against the heuristic's result as a markdown table.
+(bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone.)
 
   python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6]
                            [--out bench/results/cpu-<kernel>-opts-<date>.md]
