@@ -101,8 +101,8 @@ def time_round_robin(built:dict, runs:int) -> dict[str, tuple[float, float]]:
   times: dict[str, list] = {name: [] for name in built}
   for _ in range(runs):
     for name, (compiled, var_vals, i, _, _) in built.items(): times[name].append(tg.run_kernels(compiled, var_vals))
-  return {name: (statistics.median(t[i][1] for t in ts) * 1e3, statistics.median(sum(s for _, s in t) for t in ts) * 1e3)
-          for (name, (_, _, i, _, _)), ts in zip(built.items(), times.values())}
+  return {name: (statistics.median(t[i][1] for t in times[name]) * 1e3, statistics.median(sum(s for _, s in t) for t in times[name]) * 1e3)
+          for name, (_, _, i, _, _) in built.items()}
 
 def main() -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -27,15 +27,12 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--row", help=argparse.SUPPRESS)  # a row's process: its spec as JSON
   return p.parse_args(argv)
 
-def rel_err(out, ref) -> float:
-  import numpy as np
-  return float(np.abs(out.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
-
 def row(spec:dict) -> dict:
   """One row, in this (fresh) process."""
   import numpy as np
   import tinygrad_wino
   from tinygrad import Tensor, Device, Context, GlobalCounters, dtypes
+  from checks import rel_err
   bs, cin, cout, h = spec["shape"]
   dt, (mode, cost) = getattr(dtypes, spec["dtype"]), IMPLS[spec["impl"]]
   rng = np.random.default_rng(0)

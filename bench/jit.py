@@ -30,12 +30,10 @@ import numpy as np  # noqa: E402
 import tinygrad_wino  # noqa: E402
 from tinygrad import Tensor, TinyJit, Device, Context, dtypes  # noqa: E402
 from tinygrad_wino.tg import replay_jit  # noqa: E402
+from checks import rel_err  # noqa: E402
 
 ROWS = [("direct", None, 0, False), ("OLD", "old", 0, False), ("OLD", "old", 0, True), ("NEW+cost", "new", 1, False),
         ("NEW+cost", "new", 1, True), ("NEW", "new", 0, False), ("NEW", "new", 0, True)]
-
-def rel_err(out:np.ndarray, ref:np.ndarray) -> float:
-  return float(np.abs(out.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
 
 def capture(mode, cost:int, prune:bool, w:Tensor, xs:list[Tensor], refs:list[np.ndarray], tol:float) -> tuple[TinyJit, dict, int]:
   """A TinyJit of the conv, called as a program would: a plain run, the capture, then replays of both inputs, checked."""

@@ -55,6 +55,7 @@ import tinygrad_wino  # noqa: E402
 from tinygrad import Tensor, Device, Context, GlobalCounters, dtypes  # noqa: E402
 from tinygrad.helpers import flat_to_grouped, flatten, resolve_pool_pads  # noqa: E402
 from tinygrad_wino.matrices import cook_toom  # noqa: E402
+from checks import check  # noqa: E402
 from tinygrad_wino.tg import clear_caches, compile_schedule, compile_times, kernel_keys, load_programs, run_kernels, schedule, tqdm  # noqa: E402
 
 PHASE_NAMES = {1: "XHAT only", 2: "+ GHAT", 3: "+ MHAT", 4: "+ output transform (complete)"}
@@ -148,9 +149,6 @@ def per_call_ms(impl, x:Tensor, w:Tensor) -> float:
       ks.append(GlobalCounters.time_sum_s)
   return statistics.median(ks) * 1e3
 
-def rel_err(out:np.ndarray, ref:np.ndarray) -> float:
-  return float(np.abs(out.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
-
 def torch_time(xn:np.ndarray, wn:np.ndarray, dt) -> tuple[float|None, np.ndarray|None, str]:
   """torch conv2d: cuDNN (benchmark mode, fp32 allows TF32) timed with CUDA events on a CUDA device, else wall time per call."""
   try: import torch
@@ -198,7 +196,7 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
       complete[impl], counted = set(keys), [True] * len(keys)
       # NEW+cost keeping direct conv compiles direct conv's own kernels: its ratio to direct is the timer's noise
       if impl != "direct": r["same_kernels_as_direct"] = complete[impl] == complete["direct"]
-      r["check"] = None if impl == "direct" else dict(vs="direct", rel_err=rel_err(out, ref), tol=tol, ok=rel_err(out, ref) <= tol)
+      r["check"] = None if impl == "direct" else check(out, ref, tol)
     else:
       # a truncation runs kernels of the complete conv; NEW's probe (one element of each buffer into the conv's output) is not one
       counted = [k in complete[impl] for k in keys]
@@ -215,7 +213,7 @@ def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   t_ms, t_out, t_what = (None, None, "skipped (--no-torch)") if ARGS.no_torch else torch_time(xn, wn, dt)
   ttol = max(tol, 5e-3) if "cuDNN" in t_what else tol  # cuDNN's fp32 convs run in TF32 (10-bit mantissa), as in shared/anchors
   torch_row = dict(impl="torch", phase=4, kernel_ms=t_ms, what=t_what,
-                   check=None if t_out is None else dict(vs="direct", rel_err=rel_err(t_out, ref), tol=ttol, ok=rel_err(t_out, ref) <= ttol))
+                   check=None if t_out is None else check(t_out, ref, ttol))
   bar.update(1)
   return dict(shape=list(shape), dtype=str(dt), rows=rows, torch=torch_row)
 
