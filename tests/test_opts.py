@@ -154,6 +154,14 @@ def test_cpu_xhat_loops_an_alpha_dim(xs, row_upcast):
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
 
+def _output_and_grads(x:np.ndarray, w:np.ndarray) -> list[np.ndarray]:
+  """The conv's output and the gradients of the sum of its squares, compiled afresh here (call under the mode and Context to test)."""
+  tg.clear_caches()
+  xt, wt = Tensor(x), Tensor(w)
+  xt.requires_grad = wt.requires_grad = True
+  out = xt.conv2d(wt, padding=1)
+  return [t.numpy() for t in (out, *out.square().sum().gradient(xt, wt))]
+
 @pytest.mark.parametrize("registers", [16, 32])
 def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
   # MHAT's register blocks are sized to the vector registers clang's native code has (opts.MHAT_BLOCKS): with 16 (x86-64 without
@@ -168,22 +176,12 @@ def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
     return toggle.kernel_opts(k)
   tg.install_kernel_opts(spy)
   try:
-    with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
-      tg.clear_caches()
-      xt, wt = Tensor(x), Tensor(w)
-      xt.requires_grad = wt.requires_grad = True
-      out = xt.conv2d(wt, padding=1)
-      got = [t.numpy() for t in (out, *out.square().sum().gradient(xt, wt))]
+    with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0): got = _output_and_grads(x, w)
   finally: tg.install_kernel_opts(toggle.kernel_opts)
   forward, weight_grad = ((4, 8, 2), (8, 4, 4)) if registers == 16 else ((8, 8, 4), (8, 8, 4))
   # the forward conv's MHAT first (the input gradient's, a forward conv of the same sizes, is the same kernel), the weight gradient's last
   assert len(blocks) >= 2 and blocks[0] == forward and blocks[-1] == weight_grad and set(blocks) <= {forward, weight_grad}, blocks
-  with Context(PARALLEL=0, CACHELEVEL=0):
-    tg.clear_caches()
-    xt, wt = Tensor(x), Tensor(w)
-    xt.requires_grad = wt.requires_grad = True
-    out = xt.conv2d(wt, padding=1)
-    direct = [t.numpy() for t in (out, *out.square().sum().gradient(xt, wt))]
+  with Context(PARALLEL=0, CACHELEVEL=0): direct = _output_and_grads(x, w)
   assert rel_err(got[0], conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
   for mine, theirs in zip(got, direct): assert rel_err(mine, theirs.astype(np.float64)) <= 5e-5
 
@@ -194,11 +192,7 @@ def test_cpu_opts_match_gradients():
   x, w = rng.standard_normal((3, 8, 12, 16)).astype(np.float32), (rng.standard_normal((8, 8, 3, 3)) / 5).astype(np.float32)
   grads = []
   for mode, opts in (("new", 1), ("new", 0), (None, 1)):
-    with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
-      tg.clear_caches()
-      xt, wt = Tensor(x), Tensor(w)
-      xt.requires_grad = wt.requires_grad = True
-      grads.append([g.numpy() for g in xt.conv2d(wt, padding=1).square().sum().gradient(xt, wt)])
+    with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0): grads.append(_output_and_grads(x, w)[1:])
   for with_opts, without, direct in zip(*grads):
     assert rel_err(with_opts, without) <= 1e-6 and rel_err(with_opts, direct.astype(np.float64)) <= 5e-5
 
