@@ -214,10 +214,10 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 #   2-core AMD EPYC (bench/cpu_opts.py --kernel mhat: bench/results/cpu-mhat-opts-layout-2026-11-25.md, heuristic -> these opts,
 #   ms): (8,64,64,56) 16.2 -> 11.1, (8,128,128,28) 15.5 -> 9.7, (8,256,256,14) 24.3 -> 12.9, (4,512,512,7) 19.6 -> 7.5; k
 #   unrolled by 8 ran 3% faster to 21% slower and compiled 0.3-0.6 s longer. That machine's register file was not recorded; 8x8
-#   is kept where clang has 32 registers, which hold its accumulators (62 stack accesses in the kernel source's clang -O2 -S
-#   assembly at -march=icelake-server).
-# - 16 registers (x86-64 without AVX-512): 8x8 spills its accumulators (250 stack accesses at -march=znver3, against
-#   47 for 4 n x 8 m with k unrolled by 2). On a 2-core AMD EPYC of that kind (Zen 3), timed round-robin (bench/cpu_opts.py
+#   is kept where clang has 32 registers, which hold its accumulators (read off the kernel source's clang -O2 -S assembly at
+#   -march=icelake-server, not timed).
+# - 16 registers (x86-64 without AVX-512): in that assembly at -march=znver3 8x8 spills its accumulators to the stack, 4 n x 8 m
+#   with k unrolled by 2 far less. On a 2-core AMD EPYC of that kind (Zen 3), timed round-robin (bench/cpu_opts.py
 #   --kernel mhat, bench/results/cpu-mhat-regs-2026-12-06.md, 8x8 by 4 -> 4x8 by 2, ms): (8,64,64,56) 23.7 -> 13.5,
 #   (8,128,128,28) 22.4 -> 15.2, (8,256,256,14) 30.1 -> 25.0, (4,512,512,7) 14.8 -> 12.8, compiling in 0.4-0.5 s instead of 0.9-1.1.
 # A weight gradient's MHAT has both operands with k innermost (its K is the batch and the tiles): each output is a dot product of
