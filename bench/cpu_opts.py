@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking), a weight gradient's MHAT (the same,
-both operands with k innermost) or XHAT (its upcast along the row's tiles), each candidate against tinygrad's hand-coded
-heuristic, in one process, F(4,3) (--tile for another). Every candidate of a shape is compiled first, then the candidates run
-round-robin (one run of each in turn), so the machine's drift falls on all alike (timed one candidate after another, two
-candidates of the same opts read far apart on a shared 2-core machine). Prints the kernel's time, the whole conv's (or its
-gradients'), the kernel's compile time and the error against the heuristic's result as a markdown table.
+both operands with k innermost), XHAT (its upcast along the row's tiles) or the output transform (whole tiles, the channels'
+loop), each candidate against tinygrad's hand-coded heuristic, in one process, F(4,3) (--tile for another). Every candidate of a
+shape is compiled first, then the candidates run round-robin (one run of each in turn), so the machine's drift falls on all alike
+(timed one candidate after another, two candidates of the same opts read far apart on a shared 2-core machine). Prints the
+kernel's time, the whole conv's (or its gradients'), the kernel's compile time and the error against the heuristic's result as
+a markdown table.
 (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone.)
 
   python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6]
@@ -35,7 +36,8 @@ def wgmhat(k, block:tuple[int, int, int]) -> None:
   opts._cpu_threads(k, [opts._axis(k, batch[0])])
 
 def xhat(k, arg:tuple[int, slice]) -> None:
-  # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast whole (the other loops, innermost)), tinygrad's threads
+  # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast whole (the other loops, innermost)), tinygrad's threads;
+  # a row that u doesn't divide: no candidate
   alpha, tiles, _ = find_xhat(k)
   for r in alpha:
     if r not in alpha[arg[1]]: tg.loop_innermost(k, r)
@@ -44,21 +46,27 @@ def xhat(k, arg:tuple[int, slice]) -> None:
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
 def output(k, arg:tuple[int, str]) -> None:
-  # (channels a thread, which axis gets tinygrad's CPU threads: the first that divides, or channels): whole m x m tiles upcast
+  # (channels an iteration, where tinygrad's CPU threads go: the first axis they divide, or channels; or "innermost": the
+  # channels' loop innermost, threads on the first axis): whole m x m tiles upcast
   spatial, c, mhat = opts._output(k)
   for dim in spatial: opts._tile(k, dim, mhat)
-  if arg[0] > 1: c = k.apply_opt(Opt(U, opts._axis(k, c), arg[0]))[0]
-  opts._cpu_threads(k, k.axes_of(AxisType.WEAK) if arg[1] == "batch" else [opts._axis(k, c)])
+  if arg[0] > 1:
+    if c.vmax + 1 <= arg[0]: raise KernelOptError("the channels upcast whole")  # no channels' loop left to thread or order
+    c = k.apply_opt(Opt(U, opts._axis(k, c), arg[0]))[0]
+  if arg[1] == "innermost": tg.loop_innermost(k, c)
+  opts._cpu_threads(k, k.axes_of(AxisType.WEAK) if arg[1] != "channels" else [opts._axis(k, c)])
 
 # kind: (its finder, candidate, the candidates besides opts.py's and the heuristic, which kernel of the graph, the graph: the conv
 # or its gradients)
 KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "4, 8, 2": (4, 8, 2),
                                         "8, 4, 4": (8, 4, 4), "8, 16, 4": (8, 16, 4)},
                   lambda names: [n.startswith("r_") for n in names].index(True), False),
-         "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")},
+         "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
+                    {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)},
                     lambda names: len(names) - 1, False),
          "xhat": (find_xhat, xhat, {f"{t}, {a}": (u, dims) for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0))
-                                     for a, dims in (("alpha^2", slice(None)), ("first alpha", slice(1)), ("last alpha", slice(1, None)))},
+                                     for a, dims in (("alpha^2 upcast", slice(None)), ("last alpha loops", slice(1)),
+                                                     ("first alpha loops", slice(1, None)))},
                   lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 8, 4": (8, 8, 4), "8, 4, 4": (8, 4, 4),
@@ -113,8 +121,9 @@ def main() -> int:
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
-          "output": "the output transform fused into the conv's output (each output dim's size a multiple of 4): whole 4x4 tiles "
-                    "upcast, channels upcast, tinygrad's CPU threads",
+          "output": "the output transform fused into the conv's output: whole 4x4 tiles upcast (padded to whole tiles where 4 doesn't "
+                    "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
+                    "channels' loop innermost",
           "xhat": "opts as tiles of a row upcast and the alpha^2 positions upcast whole, or only the first or last alpha dim (the other "
                   "loops, innermost), tinygrad's CPU threads",
           "wgmhat": "the conv's gradients (of the sum of its squared output), the weight gradient's MHAT: opts as (UPCAST n, UPCAST m, "

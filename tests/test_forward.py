@@ -141,16 +141,21 @@ def test_gpu_layout_pads_the_tile_row_and_matches(xs, ws, kwargs, tiles):
   assert len(tinygrad_wino.stats.rewritten) == 1 and f"threads along {tiles} tiles" in tinygrad_wino.stats.rewritten[0]
   assert rel_err(new, conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)) <= 2e-5
 
-@pytest.mark.parametrize("xs,kwargs", [((2, 16, 14, 14), dict(padding=1)), ((1, 8, 13, 30), dict(padding=(0, 2, 1, 0)))])
-def test_output_transform_over_whole_tiles_matches(xs, kwargs):
-  # on a CPU, an output size that 4 doesn't divide gets the output transform as a kernel over whole tiles; the partial tile's
-  # extra outputs must not reach the conv's output
+@pytest.mark.parametrize("xs,kwargs,pool", [((2, 16, 14, 14), dict(padding=1), True), ((1, 8, 13, 30), dict(padding=(0, 2, 1, 0)), True),
+                                           ((4, 8, 62), dict(padding=1), False)])
+def test_output_transform_over_whole_tiles_matches(xs, kwargs, pool):
+  # on a CPU, an output size that 4 doesn't divide gets the output transform as a kernel over whole tiles where no opts pad the
+  # fused kernel to whole tiles: a 2-D conv fused into a global pool (relu, mean), a 1-D conv. The partial tile's extra outputs must not
+  # reach the conv's output (nor the mean)
   rng = np.random.default_rng(0)
-  x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((12, xs[1], 3, 3)) / 5).astype(np.float32)
+  x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((12, *xs[1:2], *[3] * (len(xs) - 2))) / 5).astype(np.float32)
   tinygrad_wino.stats.reset()
-  with tinygrad_wino.using("new"), Context(WINO_TILE=4): new = Tensor(x).conv2d(Tensor(w), **kwargs).numpy()
+  with tinygrad_wino.using("new"), Context(WINO_TILE=4):
+    new = Tensor(x).conv2d(Tensor(w), **kwargs)
+    new = (new.relu().mean((2, 3)) if pool else new).numpy()
   assert len(tinygrad_wino.stats.rewritten) == 1 and "output transform over whole tiles" in tinygrad_wino.stats.rewritten[0]
-  assert rel_err(new, conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)) <= 2e-5
+  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
+  assert rel_err(new, np.maximum(ref, 0).mean((2, 3)) if pool else ref) <= 2e-5
 
 zero_past = rules._zero_past  # the rule's own, which the spy below calls
 

@@ -8,8 +8,12 @@ import pytest
 import tinygrad_wino
 from tinygrad import Tensor, Context, nn
 from tinygrad_wino import tg, toggle
-from tinygrad_wino.opts import cpu_xhat_opts, mhat_opts
+from tinygrad_wino.opts import cpu_output_opts, cpu_xhat_opts, mhat_opts
 from helpers import conv_ref, rel_err
+
+# NEW with the opts and without, float32: the opts reorder the transforms' sums (a loop instead of an upcast, clang's contractions),
+# which moves the last bits of the outputs
+ROUNDING = 2e-6
 
 @pytest.mark.parametrize("xs,kwargs,epilogue", [((2, 16, 14, 14), dict(padding=1), False), ((1, 8, 7, 7), dict(padding=1), True),
                                                 ((1, 4, 13, 30), dict(padding=(0, 2, 1, 0)), False), ((2, 4, 12, 12), dict(padding=1), True)])
@@ -93,10 +97,13 @@ CPU_CASES = [("conv", _conv((8, 64, 14, 14))),
 def test_cpu_opts_touch_only_news_kernels():
   # on the CPU, NEW's MHATs get register-blocked opts (the forward conv's, which the input gradient's shares here, and the weight
   # gradient's) and its input transforms consecutive tiles an iteration (the forward conv's XHAT, the weight gradient's XHAT and
-  # its transform of the upstream gradient); OLD's kernels, a Linear and a batched matmul keep tinygrad's heuristic
-  assert _opts_hits(CPU_CASES) == [("new", "conv", "cpu_xhat_opts"), ("new", "conv", "mhat_opts"), ("new", "conv1d", "cpu_xhat_opts"),
-                                   ("new", "conv1d", "mhat_opts"), ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "mhat_opts"),
-                                   ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "mhat_opts")]
+  # its transform of the upstream gradient), the output transforms of 2-D convs whole tiles with the channels' loop innermost (the
+  # forward conv's and the input gradient's; a 1-D conv's and a weight gradient's keep the heuristic); OLD's kernels, a Linear and a
+  # batched matmul keep tinygrad's heuristic
+  assert _opts_hits(CPU_CASES) == [("new", "conv", "cpu_xhat_opts"), ("new", "conv", "mhat_opts"), ("new", "conv", "cpu_output_opts"),
+                                   ("new", "conv1d", "cpu_xhat_opts"), ("new", "conv1d", "mhat_opts"), ("new", "grads", "cpu_xhat_opts"),
+                                   ("new", "grads", "mhat_opts"), ("new", "grads", "cpu_output_opts"), ("new", "grads", "cpu_xhat_opts"),
+                                   ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "mhat_opts"), ("new", "grads", "cpu_output_opts")]
   assert _opts_hits(CPU_CASES, ("new",), opts=0) == []
 
 def test_cpu_xhat_opts_take_every_tile_size():
@@ -129,13 +136,14 @@ def test_cpu_opts_match(xs, ws, kwargs, tile):
       tg.clear_caches()
       outs.append(Tensor(x).conv2d(Tensor(w), **kwargs).numpy())
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
-  assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
+  assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
 
-@pytest.mark.parametrize("xs,row_upcast", [((4, 160, 28, 28), 7), ((2, 16, 12, 8), 2)])
+@pytest.mark.parametrize("xs,row_upcast", [((4, 160, 28, 28), 7), ((2, 16, 12, 8), 2), ((2, 16, 16, 16), 4)])
 def test_cpu_xhat_loops_an_alpha_dim(xs, row_upcast):
-  # a row of 7 tiles whose XHAT outgrows the caches is upcast whole: 7 x 36 outputs an iteration pass opts.XHAT_LANES, so the first
-  # alpha dim loops (innermost, tg.loop_innermost) and only the last is upcast. Two tiles an iteration (a row of 2) loop the last
-  # alpha dim and upcast the first. NEW with the opts and without agree to rounding
+  # a row of 7 tiles whose XHAT outgrows the caches is upcast whole: 7 x 36 outputs an iteration pass opts.XHAT_LANES, so the last
+  # alpha dim loops (innermost, tg.loop_innermost) and only the first is upcast. Two or four tiles an iteration (rows of 2 and 4)
+  # loop the first alpha dim, which the CPU's XHAT contracts first (rules._input_kron), and upcast the last. NEW with the opts and
+  # without agree to rounding
   rng = np.random.default_rng(2)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 20).astype(np.float32)
   upcasts, outs = [], []
@@ -152,7 +160,35 @@ def test_cpu_xhat_loops_an_alpha_dim(xs, row_upcast):
   # one alpha dim upcast whole (UPCAST 0), the row's tiles by row_upcast
   assert upcasts[:1] == [[0, row_upcast]], upcasts
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
-  assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= 1e-6
+  assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
+
+@pytest.mark.parametrize("xs,cout,kwargs,epilogue", [((2, 8, 16, 16), 24, dict(padding=1), False), ((1, 8, 13, 11), 16, dict(padding=1), True),
+                                                     ((2, 4, 12, 10), 8, dict(padding=(0, 2, 1, 0)), True)])
+def test_cpu_output_transform_loops_channels_innermost(xs, cout, kwargs, epilogue):
+  # NEW's output transform on the CPU (cpu_output_opts): whole 4x4 tiles upcast (sizes that 4 doesn't divide padded to whole tiles,
+  # the padded outputs not stored) and the output channels' loop the innermost of its loops, so consecutive iterations read
+  # consecutive values of MHAT (channels innermost there). A bias and relu fused after the transform stay right; the output with the
+  # opts and without agree to rounding and match float64
+  rng = np.random.default_rng(4)
+  x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((cout, xs[1], 3, 3)) / 5).astype(np.float32), np.arange(cout) - cout / 2
+  loops, outs = [], []
+  def spy(k):
+    if (mine:=cpu_output_opts(k)) is not None:
+      loops.append([int(r.vmax + 1) for r in mine.rngs if r.arg[-1] not in (tg.AxisType.UPCAST, tg.AxisType.THREAD)])
+      assert sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.UPCAST)[-2:] == [4, 4], mine.applied_opts
+    return toggle.kernel_opts(k)
+  tg.install_kernel_opts(spy)
+  try:
+    for use_opts in (1, 0):
+      with tinygrad_wino.using("new"), Context(WINO_TILE=4, WINO_OPTS=use_opts, PARALLEL=0, CACHELEVEL=0):
+        tg.clear_caches()
+        out = Tensor(x).conv2d(Tensor(w), Tensor(b.astype(np.float32)) if epilogue else None, **kwargs)
+        outs.append((out.relu() if epilogue else out).numpy())
+  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  assert loops and all(lp == loops[0] for lp in loops) and loops[0][-1] == cout, loops
+  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
+  if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
+  assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
 
 def _output_and_grads(x:np.ndarray, w:np.ndarray) -> list[np.ndarray]:
   """The conv's output and the gradients of the sum of its squares, compiled afresh here (call under the mode and Context to test)."""
@@ -194,7 +230,7 @@ def test_cpu_opts_match_gradients():
   for mode, opts in (("new", 1), ("new", 0), (None, 1)):
     with tinygrad_wino.using(mode), Context(WINO_TILE=4, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0): grads.append(_output_and_grads(x, w)[1:])
   for with_opts, without, direct in zip(*grads):
-    assert rel_err(with_opts, without) <= 1e-6 and rel_err(with_opts, direct.astype(np.float64)) <= 5e-5
+    assert rel_err(with_opts, without) <= ROUNDING and rel_err(with_opts, direct.astype(np.float64)) <= 5e-5
 
 @pytest.mark.parametrize("xs,cout", [((2, 32, 4, 8), 128), ((2, 32, 8, 12), 32)])
 def test_gpu_weight_gradient_mhat_opts_keep_the_gradients(xs, cout):

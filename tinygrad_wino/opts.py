@@ -106,6 +106,24 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
   return k
 
+# The output transform on a CPU: NEW's MHAT has the output channels innermost, and tinygrad's heuristic loops the channels outside
+# the tiles, so each channel walks all its tiles' alpha^2 values, each a cache line of its own used for 4 bytes, and the lines are
+# gone from the caches before the next channel comes back to them. Whole m x m tiles (as on a GPU) with the channels' loop
+# innermost read each line for consecutive channels while it is in L1 (bench/cpu_opts.py --kernel output,
+# bench/results/cpu-output-innermost-2026-12-07.md).
+def cpu_output_opts(k:Scheduler) -> Scheduler|None:
+  """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU; None for any other kernel."""
+  if k.ren.has_local or (found:=_output(k)) is None: return None
+  spatial, c, mhat = found
+  k = k.copy()
+  try:
+    for dim in spatial: _tile(k, dim, mhat)
+    loop_innermost(k, k.rngs[_axis(k, c)])
+    _cpu_threads(k, k.axes_of(AxisType.WEAK))
+  except KernelOptError: return None
+  if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
+  return k
+
 # The input transform on a GPU (rules._rewrite, threads_on_tiles): XHAT's layout has the tiles innermost, so its stores coalesce
 # where threads run along the tile axis. tinygrad's heuristic put 16 threads of a block on channels at (64,64,64,112) fp16, where
 # XHAT took 0.69-0.75 ms, more than half of NEW's conv. One tile a thread, a warp along the tiles where the row's (padded) tiles
@@ -193,8 +211,8 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
     if size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
     u = size
-  # past XHAT_LANES the first alpha dim loops; two tiles an iteration loop the last (above)
-  loop = alpha[0] if u * a ** len(alpha) > XHAT_LANES else alpha[-1] if u == 2 and len(alpha) > 1 else None
+  # past XHAT_LANES the last alpha dim loops (the transform's last contracted); 2 and 4 tiles an iteration loop the first (above)
+  loop = alpha[-1] if u * a ** len(alpha) > XHAT_LANES else alpha[0] if u in XHAT_ROW_UPCASTS and len(alpha) > 1 else None
   k = k.copy()
   try:
     if loop is not None: loop_innermost(k, loop)

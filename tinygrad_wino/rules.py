@@ -230,6 +230,18 @@ def _zero_past(conv:Conv, i:int, extent:int, end:int) -> bool:
 def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
   return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
 
+def _kron_first_mode_first(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple, rows:tuple[UOp, ...], dtype:DType) -> UOp:
+  # kron() contracts its first mode last (outermost); this contracts it first, from the values
+  return kron(lambda j: value_at(j[::-1]), mats[::-1], rows[::-1], dtype)
+
+def _input_kron(on_gpu:bool) -> Callable:
+  """The kron order of an input transform (XHAT, a weight gradient's transform of the upstream gradient). On a CPU its tiles along
+  the last dim are upcast (opts.cpu_xhat_opts), so contracting the first dim first makes each column's partial sums once for the
+  tiles that share that column (adjacent tiles overlap by alpha - m), and a loop over the first alpha dim (the rule for 2 and 4
+  tiles an iteration) doesn't recompute the last dim's sums in each iteration (bench/results/cpu-xhat-order-2026-12-07.md). A GPU
+  computes one tile a thread and keeps kron's order."""
+  return kron if on_gpu else _kron_first_mode_first
+
 def conv_work(conv:Conv, w:Winograd) -> Work:
   """The conv's sizes for the cost model, with the tiling and buffer dtypes _rewrite gives it."""
   both, x_only, o_only = (_prod(_most(r) for r in rs) for rs in (conv.both, conv.act_only, conv.other_only))
@@ -343,7 +355,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
     return _gated(simplify_loads(gated_substitute(conv.act, subs)).cast(fdt), [g for _, g in pos])
-  xhat = ctx.shared(kron(act_at, (bt,)*n, xa, fdt).cast(sdt).bufferize(*(closed:=(*xa, *xb, xf, *r_ranges, *t_ranges)), arg=opts), closed)
+  xhat = _input_kron(on_gpu)(act_at, (bt,)*n, xa, fdt)
+  xhat = ctx.shared(xhat.cast(sdt).bufferize(*(closed:=(*xa, *xb, xf, *r_ranges, *t_ranges)), arg=opts), closed)
   if ctx.phase == 1: return _phase_probe(red, xhat), "phase 1 probe"
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
@@ -363,7 +376,9 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if wg else [(UOp.const(ji), None) for ji in j]
     subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
     return _gated(simplify_loads(gated_substitute(conv.other, subs)).cast(fdt), [g for _, g in pos])
-  ohat = kron(other_at, (other_mat,)*n, oa, fdt).cast(sdt).bufferize(*oa, *ob, *((ok, om) if cpu_layout else (om, ok)), arg=opts)
+  # a weight gradient's transform of the upstream gradient is an input transform too: tiles, and opts.cpu_xhat_opts on a CPU
+  ohat = (_input_kron(on_gpu) if wg else kron)(other_at, (other_mat,)*n, oa, fdt)
+  ohat = ohat.cast(sdt).bufferize(*oa, *ob, *((ok, om) if cpu_layout else (om, ok)), arg=opts)
   if ctx.phase == 2: return _phase_probe(red, xhat, ohat), "phase 2 probe"
 
   # MHAT: the Hadamard product reduced over K
@@ -388,11 +403,16 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     return kron(mhat_at, (out_mat,)*n, rows, fdt)
   # the output: At at row p % m of tile p // m (G^T at row p for a weight gradient). tinygrad splits a range p into (p // m, p % m),
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
-  # alpha^n MHAT values itself. On a CPU that costs ~20 ns an output (10.4 ms at (8,256,256,14)); there a kernel of its own
-  # computes whole tiles (2.0 ms) into a buffer the consumer reads (0.7 ms), where the cost model says that pays. On the H100 the
-  # buffer cost more than it saved (at 14x14: 38 -> 55-67 us). A size of at most 7 is spared: tinygrad's heuristic upcasts such an
-  # axis whole (codegen/opt/heuristic.py), which makes the rows constants too (at 7x7, 0.25 ms fused, 0.62 ms as whole tiles).
-  if not wg and any(s % w.m and s > 7 for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
+  # alpha^n MHAT values itself: on a CPU ~20 ns an output (10.9 ms at (8,256,256,14)). Where the output is a 2-D conv's stored by
+  # an elementwise kernel (its buffer, or a consumer such as a bias, relu or batchnorm), opts.py pads that kernel's spatial dims to
+  # whole tiles (output_transform_opts on a GPU, cpu_output_opts on a CPU: 1.1 ms there, bench/results/cpu-output-innermost-2026-12-07.md;
+  # WINO_OPTS=0 and BEAM leave it to tinygrad). Elsewhere on a CPU (a 1-D or 3-D conv, or an output fused into a reduce such as a
+  # global pool's mean, whose kernel gets no opts) a kernel of its own computes whole tiles into a buffer the consumer reads, where
+  # the cost model says that pays. On the H100 that buffer cost more than it saved (at 14x14: 38 -> 55-67 us). A size of at most 7
+  # is spared: tinygrad's heuristic upcasts such an axis whole (codegen/opt/heuristic.py), which makes the rows constants too (at
+  # 7x7, 0.25 ms fused, 0.62 ms as whole tiles).
+  padded_by_opts = n == 2 and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
+  if not wg and not padded_by_opts and any(s % w.m and s > 7 for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
     tb, tx, to = ctx.copies(both), ctx.copies(x_only), ctx.copies(o_only)
     tt = ctx.ranges([t for pair in zip([math.ceil(s / w.m) for s in sizes], [w.m]*n) for t in pair])
     whole = out_at(tt[1::2], tb, tx, to, list(tt[0::2])).bufferize(*tb, *tx, *to, *tt, arg=opts)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Literal
 from tinygrad_wino.backward import conv2d_with_winograd_backward
 from tinygrad_wino.flags import FLAGS, flag_error
-from tinygrad_wino.opts import cpu_xhat_opts, mhat_opts, mhat_tensor_core_opts, output_transform_opts, wg_mhat_opts, xhat_opts
+from tinygrad_wino.opts import cpu_output_opts, cpu_xhat_opts, mhat_opts, mhat_tensor_core_opts, output_transform_opts, wg_mhat_opts, xhat_opts
 from tinygrad_wino.rules import new_context, pm_winograd
 from tinygrad_wino.tg import Tensor, UOp, Scheduler, Context, ContextVar, WINO, graph_rewrite, make_tuple
 from tinygrad_wino.tg import install_conv2d_wrapper, install_kernel_opts, install_rangeify_pass, install_schedule_cache_key
@@ -69,7 +69,7 @@ def winograd_pass(sink:UOp) -> UOp:
   return ret
 
 # opts.py's kernel opts: each returns None for a kernel that isn't its own
-KERNEL_OPTS = (xhat_opts, output_transform_opts, mhat_tensor_core_opts, wg_mhat_opts, mhat_opts, cpu_xhat_opts)
+KERNEL_OPTS = (xhat_opts, output_transform_opts, mhat_tensor_core_opts, wg_mhat_opts, mhat_opts, cpu_xhat_opts, cpu_output_opts)
 
 def kernel_opts(k:Scheduler) -> Scheduler|None:
   return next((ret for opts in KERNEL_OPTS if (ret:=opts(k)) is not None), None) if _flag(WINO_OPTS) else None
