@@ -1,7 +1,7 @@
 # Kernel opts for NEW's kernels where tinygrad's hand-coded heuristic picks poorly; toggle.kernel_opts runs them ahead of it. On a
 # GPU: XHAT's threads along its tiles, MHAT's tensor-core blocks, the output transform over whole tiles; on a CPU: MHAT's
-# register blocks and XHAT's consecutive tiles an iteration. Each recognizes its kernel by structure (layouts, reads) and
-# returns None for any other, OLD's kernels included.
+# register blocks, XHAT's consecutive tiles an iteration and the output transform over whole tiles, channels innermost. Each
+# recognizes its kernel by structure (layouts, reads) and returns None for any other, OLD's kernels included.
 #
 # The output transform where it is fused into the conv's consumer on a GPU (rules._rewrite): each thread computes whole m x m
 # tiles. tinygrad's heuristic upcasts the output 2x2 (or a 7 whole), so where m doesn't divide an output size each output selects
@@ -109,8 +109,11 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # The output transform on a CPU: NEW's MHAT has the output channels innermost, and tinygrad's heuristic loops the channels outside
 # the tiles, so each channel walks all its tiles' alpha^2 values, each a cache line of its own used for 4 bytes, and the lines are
 # gone from the caches before the next channel comes back to them. Whole m x m tiles (as on a GPU) with the channels' loop
-# innermost read each line for consecutive channels while it is in L1 (bench/cpu_opts.py --kernel output,
-# bench/results/cpu-output-innermost-2026-12-07.md).
+# innermost read each line for consecutive channels while it is in L1. A 2-core Zen 3 EPYC, round-robin (bench/cpu_opts.py
+# --kernel output, bench/results/cpu-output-innermost-2026-12-07.md, heuristic -> these opts, ms): (8,64,64,56) 7.60 -> 4.92,
+# (8,128,128,28) 5.80 -> 2.48, (8,96,96,30) 4.08 -> 2.27 and (8,256,256,14) 10.89 -> 1.12 (padded to whole tiles, where the
+# heuristic's outputs select their coefficients), (4,512,512,7) 0.51 -> 0.49 compiling in 0.6 s instead of 1.3 (the heuristic
+# upcasts 7 whole). Upcasting 4 or 8 channels as well ran 0.30-0.34 ms at 7x7, within 10% elsewhere, for 2-5x the compile.
 def cpu_output_opts(k:Scheduler) -> Scheduler|None:
   """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU; None for any other kernel."""
   if k.ren.has_local or (found:=_output(k)) is None: return None
@@ -174,23 +177,26 @@ def xhat_opts(k:Scheduler) -> Scheduler|None:
 # or 2; a row of an odd count of at most 8 tiles whole, where XHAT outgrows the caches), so consecutive tiles store together.
 # bench/cpu_opts.py --kernel xhat (bench/results/cpu-xhat-opts-2026-11-25.md). tinygrad's codegen time grows faster than the
 # outputs an iteration, so the alpha^n positions are upcast whole up to XHAT_LANES outputs an iteration and past that (a row of 7
-# tiles x 36) the first alpha dim loops, innermost (tg.loop_innermost), over a tile's inputs still in L1; outermost it read the
+# tiles x 36) one alpha dim loops, innermost (tg.loop_innermost), over a tile's inputs still in L1; outermost it read the
 # whole input once per position and ran XHAT up to 3.6x slower (bench/results/cpu-xhat-alpha-outer-2026-11-25.md). At
 # (8,128,128,28) the conv then compiled in 3.0 s instead of 5.0 for XHAT 3.84 ms instead of 3.51; at (8,256,256,14), 4 tiles x 36,
 # looping saved 0.7 s for 0.5 ms, and there the alpha^2 stay upcast (bench/results/cpu-xhat-alpha-loop-2026-11-25.md).
 XHAT_ROW_UPCASTS, XHAT_CACHED, XHAT_LANES, CPU_THREADS = (4, 2), 2 ** 20, 144, (32, 16, 12, 8, 6, 4, 3, 2)
 # Every tile size (bench/results/cpu-xhat-small-tiles-2026-12-06.md, heuristic -> the rule, XHAT ms): F(2,3) (alpha 4) at batch 1,
 # where an alpha-6 XHAT can't be told from OLD's, looped the tile rows innermost, each store a cache line of its own: 0.28 -> 0.06 at
-# (1,16,16,32), 0.20 -> 0.17 at (1,64,64,28), elsewhere within noise. F(6,3) (alpha 8, 64 positions: past XHAT_LANES the first alpha
+# (1,16,16,32), 0.20 -> 0.17 at (1,64,64,28), elsewhere within noise. F(6,3) (alpha 8, 64 positions: past XHAT_LANES an alpha
 # dim loops) ran 3.4-5.8x faster at four shapes, and a row of 5 tiles takes the whole row whatever XHAT's size: with the heuristic's
 # XHAT the conv compiled in 19-21 s there, with the rule's in 10-11 s (rows of 8 and 10 tiles: 6-7 -> 10 s)
 CPU_ALPHAS = (4, 6, 8)
-# Two tiles an iteration (a row of 2, 6, 14... tiles) run about as fast with the last alpha dim looping, innermost, as with the
-# alpha^2 upcast whole, and compile in half the time: a Zen 3 EPYC, round-robin (bench/cpu_opts.py --kernel xhat,
-# bench/results/cpu-xhat-pairs-2026-12-06.md, alpha^2 upcast -> the rule; XHAT ms, its compile s): (8,64,64,56) 8.79 -> 8.67,
-# 1.52 -> 1.07; (4,512,512,7) 0.64 -> 0.59, 1.15 -> 0.56; (8,96,96,24) 2.30 -> 2.45, 1.54 -> 0.91. Measured at F(4,3) (alpha 6)
-# only. Four tiles looping it ran 28% slower at (8,256,256,14) for 1.0 s less compile, a whole row of 7 35% slower for 0.7 s
-# less at (8,128,128,28): those keep the rule above.
+# Two tiles an iteration (a row of 2, 6, 14... tiles) ran about as fast with an alpha dim looping, innermost, as with the alpha^2
+# upcast whole, and compiled in half the time (bench/results/cpu-xhat-pairs-2026-12-06.md, F(4,3)). The CPU's input transforms
+# contract their first alpha dim first (rules._input_kron), so 2 and 4 tiles an iteration loop that one: the last dim's sums
+# aren't recomputed each iteration. Past XHAT_LANES the last alpha dim loops, which ran faster for the whole row of 7. A 2-core
+# Zen 3 EPYC, two runs one after the other (bench/cpu_opts.py --kernel xhat, bench/results/cpu-xhat-order-2026-12-07.md, the rule
+# before -> this one, XHAT ms, its compile s): (8,256,256,14) 1.99 -> 1.68, 2.1 -> 1.1; (8,128,128,32) 5.12 -> 3.95, 2.4 -> 1.3;
+# (8,128,128,28) 4.09 -> 3.83; (8,64,64,56) 9.01 -> 8.51; (4,512,512,7) 0.63 -> 0.53; (8,96,96,24) 2.52 -> 2.27; (4,32,32,128)
+# 16.3 -> 16.0, 2.4 -> 1.2; but (8,64,64,64), a row of 16 tiles, 12.9 -> 14.3-15.4 (1.2 s of compile instead of 2.8), where 4 tiles
+# with the last alpha dim looping ran 11.7 (and slower than the rule at the other rows of 4, 8 and 32 tiles). Measured at F(4,3).
 
 def _most_elements(k:Scheduler) -> int: return math.prod(int(s.vmax) if isinstance(s, UOp) else s for s in k.full_shape)  # symbolic at its largest
 
