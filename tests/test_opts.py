@@ -121,6 +121,19 @@ def test_cpu_mhat_opts_take_a_batched_matmul_of_a_weight_gradients_layout():
            ("35", lambda device: [Tensor.empty(35, 128, 256) @ Tensor.empty(35, 256, 256).transpose(1, 2)])]
   assert _opts_hits(cases) == [("new", "36", "mhat_opts"), ("old", "36", "mhat_opts"), (None, "36", "mhat_opts")]
 
+def _new_with_and_without_opts(make, spy=None, tile:int=4) -> list[np.ndarray]:
+  """make()'s output under NEW with opts.py's opts and without (WINO_OPTS=1, then 0), compiled afresh here; spy(k), if given, sees
+  each kernel before opts.py does."""
+  if spy is not None: tg.install_kernel_opts(lambda k: (spy(k), toggle.kernel_opts(k))[1])
+  outs = []
+  try:
+    for use_opts in (1, 0):
+      with tinygrad_wino.using("new"), Context(WINO_TILE=tile, WINO_OPTS=use_opts, PARALLEL=0, CACHELEVEL=0):
+        tg.clear_caches()
+        outs.append(make().numpy())
+  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  return outs
+
 @pytest.mark.parametrize("xs,ws,kwargs,tile", [((3, 24, 13, 11), (16, 24, 3, 3), dict(padding=1), 4), ((2, 40, 9), (24, 40, 3), dict(padding=2), 4),
                                               ((2, 16, 10, 10), (8, 16, 3, 3), dict(padding=(0, 2, 1, 0)), 4),
                                               ((3, 8, 16, 14), (8, 8, 3, 3), dict(padding=(2, 0, 1, 1)), 4),
@@ -130,11 +143,7 @@ def test_cpu_opts_match(xs, ws, kwargs, tile):
   # of 4 tiles, the last is F(2,3) at batch 1): NEW with the opts and without agree to rounding, and match float64
   rng = np.random.default_rng(0)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal(ws) / 5).astype(np.float32)
-  outs = []
-  for opts in (1, 0):
-    with tinygrad_wino.using("new"), Context(WINO_TILE=tile, WINO_OPTS=opts, PARALLEL=0, CACHELEVEL=0):
-      tg.clear_caches()
-      outs.append(Tensor(x).conv2d(Tensor(w), **kwargs).numpy())
+  outs = _new_with_and_without_opts(lambda: Tensor(x).conv2d(Tensor(w), **kwargs), tile=tile)
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
 
@@ -146,17 +155,10 @@ def test_cpu_xhat_loops_an_alpha_dim(xs, row_upcast):
   # without agree to rounding
   rng = np.random.default_rng(2)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 20).astype(np.float32)
-  upcasts, outs = [], []
+  upcasts = []
   def spy(k):
     if (mine:=cpu_xhat_opts(k)) is not None: upcasts.append(sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.UPCAST))
-    return toggle.kernel_opts(k)
-  tg.install_kernel_opts(spy)
-  try:
-    for use_opts in (1, 0):
-      with tinygrad_wino.using("new"), Context(WINO_TILE=4, WINO_OPTS=use_opts, PARALLEL=0, CACHELEVEL=0):
-        tg.clear_caches()
-        outs.append(Tensor(x).conv2d(Tensor(w), padding=1).numpy())
-  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  outs = _new_with_and_without_opts(lambda: Tensor(x).conv2d(Tensor(w), padding=1), spy)
   # one alpha dim upcast whole (UPCAST 0), the row's tiles by row_upcast
   assert upcasts[:1] == [[0, row_upcast]], upcasts
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
@@ -171,20 +173,15 @@ def test_cpu_output_transform_loops_channels_innermost(xs, cout, kwargs, epilogu
   # opts and without agree to rounding and match float64
   rng = np.random.default_rng(4)
   x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((cout, xs[1], 3, 3)) / 5).astype(np.float32), np.arange(cout) - cout / 2
-  loops, outs = [], []
+  loops = []
   def spy(k):
     if (mine:=cpu_output_opts(k)) is not None:
       loops.append([int(r.vmax + 1) for r in mine.rngs if r.arg[-1] not in (tg.AxisType.UPCAST, tg.AxisType.THREAD)])
       assert sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.UPCAST)[-2:] == [4, 4], mine.applied_opts
-    return toggle.kernel_opts(k)
-  tg.install_kernel_opts(spy)
-  try:
-    for use_opts in (1, 0):
-      with tinygrad_wino.using("new"), Context(WINO_TILE=4, WINO_OPTS=use_opts, PARALLEL=0, CACHELEVEL=0):
-        tg.clear_caches()
-        out = Tensor(x).conv2d(Tensor(w), Tensor(b.astype(np.float32)) if epilogue else None, **kwargs)
-        outs.append((out.relu() if epilogue else out).numpy())
-  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  def conv():
+    out = Tensor(x).conv2d(Tensor(w), Tensor(b.astype(np.float32)) if epilogue else None, **kwargs)
+    return out.relu() if epilogue else out
+  outs = _new_with_and_without_opts(conv, spy)
   assert loops and all(lp == loops[0] for lp in loops) and loops[0][-1] == cout, loops
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
