@@ -151,7 +151,7 @@ def test_cpu_opts_match(xs, ws, kwargs, tile):
 def test_cpu_xhat_loops_an_alpha_dim(xs, row_upcast):
   # a row of 7 tiles whose XHAT outgrows the caches is upcast whole: 7 x 36 outputs an iteration pass opts.XHAT_LANES, so the last
   # alpha dim loops (innermost, tg.loop_innermost) and only the first is upcast. Two or four tiles an iteration (rows of 2 and 4)
-  # loop the first alpha dim, which the CPU's XHAT contracts first (rules._input_kron), and upcast the last. NEW with the opts and
+  # loop the first alpha dim, which the CPU's XHAT contracts first (kron(first_mode_first=True)), and upcast the last. NEW with the opts and
   # without agree to rounding
   rng = np.random.default_rng(2)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 20).astype(np.float32)

@@ -14,13 +14,16 @@ def _coefficient_times(row:UOp, column:tuple, x:UOp) -> UOp:
     if c != 0: coefficient = row.eq(i).where(UOp.const(float(c), x.dtype), coefficient)
   return coefficient * x
 
-def kron(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple[Matrix, ...], rows:tuple[UOp, ...], dtype:DType) -> UOp:
+def kron(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple[Matrix, ...], rows:tuple[UOp, ...], dtype:DType,
+         first_mode_first:bool=False) -> UOp:
   """The n-mode product sum_j prod_i mats[i][rows[i], j_i] * value_at(j).
 
   `value_at(j)` is the source at the integer position j (one int per mode). `rows[i]` indexes the rows of `mats[i]`: a range
   of the buffer being built (XHAT, GHAT) or an index expression of the consumer (the output transform). The modes are
   contracted one after another, so a separable 2-D transform costs 2*6*6 terms per tile, not 36*36, and a source whose
-  coefficients are all zero is never built."""
+  coefficients are all zero is never built. The last mode is contracted first (from the values), or with first_mode_first the
+  first: the partial sums of the mode contracted first are what neighbours along the other modes can share."""
+  if first_mode_first: return kron(lambda j: value_at(j[::-1]), mats[::-1], rows[::-1], dtype)
   if not mats: return value_at(())
   row, columns = rows[0], list(zip(*mats[0]))
   terms = [_coefficient_times(row, col, kron(lambda js, j=j: value_at((j,) + js), mats[1:], rows[1:], dtype))

@@ -86,13 +86,22 @@ def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
   if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
   return spatial, chans[0], mhat
 
-def output_transform_opts(k:Scheduler) -> Scheduler|None:
-  """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
-  if not k.ren.has_local or (found:=_output(k)) is None: return None
+def _whole_tiles(k:Scheduler) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
+  """A copy of NEW's output-transform kernel with both spatial dims upcast by whole tiles (_tile), its spatial dims, output channels
+  and MHAT; None for any other kernel, or where the tiles don't apply."""
+  if (found:=_output(k)) is None: return None
   spatial, c, mhat = found
   k = k.copy()
   try:
     for dim in spatial: _tile(k, dim, mhat)
+  except KernelOptError: return None
+  return k, spatial, c, mhat
+
+def output_transform_opts(k:Scheduler) -> Scheduler|None:
+  """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
+  if not k.ren.has_local or (found:=_whole_tiles(k)) is None: return None
+  k, spatial, c, mhat = found
+  try:
     # the tiles of a row: what remains of the innermost output dim after _tile
     row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1:]
     row_threads = next((t for t in (4, 2) if row and (row[0].vmax + 1) % t == 0), 1)
@@ -113,14 +122,13 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # --kernel output, bench/results/cpu-output-innermost-2026-12-07.md, heuristic -> these opts, ms): (8,64,64,56) 7.60 -> 4.92,
 # (8,128,128,28) 5.80 -> 2.48, (8,96,96,30) 4.08 -> 2.27 and (8,256,256,14) 10.89 -> 1.12 (padded to whole tiles, where the
 # heuristic's outputs select their coefficients), (4,512,512,7) 0.51 -> 0.49 compiling in 0.6 s instead of 1.3 (the heuristic
-# upcasts 7 whole). Upcasting 4 or 8 channels as well ran 0.30-0.34 ms at 7x7, within 10% elsewhere, for 2-5x the compile.
+# upcasts 7 whole). Upcasting 4 or 8 channels as well ran 0.30-0.34 ms at 7x7, within 6% at 56x56 and 28x28 and 13-64% slower at
+# 30x30 and 14x14, for 2-5x the compile.
 def cpu_output_opts(k:Scheduler) -> Scheduler|None:
   """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU; None for any other kernel."""
-  if k.ren.has_local or (found:=_output(k)) is None: return None
-  spatial, c, mhat = found
-  k = k.copy()
+  if k.ren.has_local or (found:=_whole_tiles(k)) is None: return None
+  k, _, c, _ = found
   try:
-    for dim in spatial: _tile(k, dim, mhat)
     loop_innermost(k, k.rngs[_axis(k, c)])
     _cpu_threads(k, k.axes_of(AxisType.WEAK))
   except KernelOptError: return None
@@ -190,7 +198,7 @@ XHAT_ROW_UPCASTS, XHAT_CACHED, XHAT_LANES, CPU_THREADS = (4, 2), 2 ** 20, 144, (
 CPU_ALPHAS = (4, 6, 8)
 # Two tiles an iteration (a row of 2, 6, 14... tiles) ran about as fast with an alpha dim looping, innermost, as with the alpha^2
 # upcast whole, and compiled in half the time (bench/results/cpu-xhat-pairs-2026-12-06.md, F(4,3)). The CPU's input transforms
-# contract their first alpha dim first (rules._input_kron), so 2 and 4 tiles an iteration loop that one: the last dim's sums
+# contract their first alpha dim first (rules._rewrite, kron's first_mode_first), so 2 and 4 tiles an iteration loop that one: the last dim's sums
 # aren't recomputed each iteration. Past XHAT_LANES the last alpha dim loops, which ran faster for the whole row of 7. A 2-core
 # Zen 3 EPYC, two runs one after the other (bench/cpu_opts.py --kernel xhat, bench/results/cpu-xhat-order-2026-12-07.md, the rule
 # before -> this one, XHAT ms, its compile s): (8,256,256,14) 1.99 -> 1.68, 2.1 -> 1.1; (8,128,128,32) 5.12 -> 3.95, 2.4 -> 1.3;

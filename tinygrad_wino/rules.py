@@ -230,18 +230,6 @@ def _zero_past(conv:Conv, i:int, extent:int, end:int) -> bool:
 def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
   return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
 
-def _kron_first_mode_first(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple, rows:tuple[UOp, ...], dtype:DType) -> UOp:
-  # kron() contracts its first mode last (outermost); this contracts it first, from the values
-  return kron(lambda j: value_at(j[::-1]), mats[::-1], rows[::-1], dtype)
-
-def _input_kron(on_gpu:bool) -> Callable:
-  """The kron order of an input transform (XHAT, a weight gradient's transform of the upstream gradient). On a CPU its tiles along
-  the last dim are upcast (opts.cpu_xhat_opts), so contracting the first dim first makes each column's partial sums once for the
-  tiles that share that column (adjacent tiles overlap by alpha - m), and a loop over the first alpha dim (the rule for 2 and 4
-  tiles an iteration) doesn't recompute the last dim's sums in each iteration (bench/results/cpu-xhat-order-2026-12-07.md). A GPU
-  computes one tile a thread and keeps kron's order."""
-  return kron if on_gpu else _kron_first_mode_first
-
 def conv_work(conv:Conv, w:Winograd) -> Work:
   """The conv's sizes for the cost model, with the tiling and buffer dtypes _rewrite gives it."""
   both, x_only, o_only = (_prod(_most(r) for r in rs) for rs in (conv.both, conv.act_only, conv.other_only))
@@ -355,7 +343,11 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
     return _gated(simplify_loads(gated_substitute(conv.act, subs)).cast(fdt), [g for _, g in pos])
-  xhat = _input_kron(on_gpu)(act_at, (bt,)*n, xa, fdt)
+  # On a CPU the tiles along the last dim are upcast (opts.cpu_xhat_opts), so the first dim is contracted first: each column's
+  # partial sums are made once for the tiles that share that column (adjacent tiles overlap by alpha - m), and a loop over the
+  # first alpha dim (the rule for 2 and 4 tiles an iteration) doesn't recompute the last dim's sums in each iteration
+  # (bench/results/cpu-xhat-order-2026-12-07.md). A GPU computes one tile a thread and keeps kron's order.
+  xhat = kron(act_at, (bt,)*n, xa, fdt, first_mode_first=not on_gpu)
   xhat = ctx.shared(xhat.cast(sdt).bufferize(*(closed:=(*xa, *xb, xf, *r_ranges, *t_ranges)), arg=opts), closed)
   if ctx.phase == 1: return _phase_probe(red, xhat), "phase 1 probe"
 
@@ -376,8 +368,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if wg else [(UOp.const(ji), None) for ji in j]
     subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
     return _gated(simplify_loads(gated_substitute(conv.other, subs)).cast(fdt), [g for _, g in pos])
-  # a weight gradient's transform of the upstream gradient is an input transform too: tiles, and opts.cpu_xhat_opts on a CPU
-  ohat = (_input_kron(on_gpu) if wg else kron)(other_at, (other_mat,)*n, oa, fdt)
+  # a weight gradient's transform of the upstream gradient is an input transform too (tiles, opts.cpu_xhat_opts): XHAT's order
+  ohat = kron(other_at, (other_mat,)*n, oa, fdt, first_mode_first=wg and not on_gpu)
   ohat = ohat.cast(sdt).bufferize(*oa, *ob, *((ok, om) if cpu_layout else (om, ok)), arg=opts)
   if ctx.phase == 2: return _phase_probe(red, xhat, ohat), "phase 2 probe"
 
