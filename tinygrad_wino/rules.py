@@ -14,7 +14,7 @@ from tinygrad_wino.cost import GPU, Work, SMALL_CONV_MACS, decide, device_class,
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
-  simplify_loads
+  simplify_loads, simplify_each
 
 @dataclass(frozen=True)
 class Conv:
@@ -64,12 +64,15 @@ def _tap_pairs(act:UOp, reduce_rngs:tuple[UOp, ...]) -> list[tuple[UOp, UOp]]:
   # the (output range o, reduce range k) that act reads only through o + k: written o = s - k for a free s, k drops out of act.
   # This is semantic, so it holds whatever form tinygrad's index simplification gave the sum (o+k+c*r, (o+k)*W, ...).
   # an output range may be a reduce range of an enclosing reduce (a conv fused into the mean of a global pool)
-  outs, pairs = [r for r in act.ranges if r not in reduce_rngs], []
-  for k in (k for k in reduce_rngs if k in act.ranges):
-    for o in (o for o in outs if all(o is not p for p, _ in pairs)):
-      if k not in simplify_loads(gated_substitute(act, {o: _placeholder(o, k, 0) - k})).ranges:
-        pairs.append((o, k))
-        break
+  outs, taps = [r for r in act.ranges if r not in reduce_rngs], [k for k in reduce_rngs if k in act.ranges]
+  tried = [(o, k) for k in taps for o in outs]
+  # the index math's simplification drops k (o + k = s, and the gates' o + k >= c too): the loads' gates need no simplifying by
+  # their valid, which takes most of simplify_loads' time (bench/results/cpu-schedule-2026-12-07.md)
+  moved = simplify_each([gated_substitute(act, {o: _placeholder(o, k, 0) - k}) for o, k in tried], gates=False)
+  drops = {ok: ok[1] not in a.ranges for ok, a in zip(tried, moved)}
+  pairs: list[tuple[UOp, UOp]] = []
+  for k in taps:
+    if (o:=next((o for o in outs if drops[(o, k)] and all(o is not p for p, _ in pairs)), None)) is not None: pairs.append((o, k))
   return pairs
 
 def _placeholder(o:UOp, k:UOp, i:int) -> UOp: return UOp.range(o.src[0] + k.src[0] - 1, -1 - i, AxisType.PLACEHOLDER)
@@ -113,8 +116,10 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   # the Conv, or why this conv-like reduce (act reads output+kernel sums) is left alone, or None if it is not conv-like
   if not (pairs:=_tap_pairs(act, reduce_rngs)): return "a strided or dilated kernel axis" if any(_strided_tap(act, k) for k in reduce_rngs) else None
   outs, taps = tuple(o for o, _ in pairs), tuple(k for _, k in pairs)
+  # act, and act with each output written as its sum less its tap (below), simplified in one rewrite
+  a, sums = simplify_each([act, gated_substitute(act, {o: _placeholder(o, k, i) - k for i, (o, k) in enumerate(pairs)})])
   # every tap in the padding (a dilated kernel can skip the only input row): the conv is 0, whatever its kernel looks like
-  if (a:=simplify_loads(act)).op is Ops.CONST and a.arg == 0: return "the input is 0 at every tap"
+  if a.op is Ops.CONST and a.arg == 0: return "the input is 0 at every tap"
   if len(pairs) > 3: return f"{len(pairs)} spatial dims, at most 3"
   if any(_size(r) is None for r in outs + taps): return "a symbolic spatial size"
   if not dtypes.is_float(red.dtype) or not all(dtypes.is_float(s.dtype) for s in (act, other)): return f"dtype {red.dtype}, not a float"
@@ -127,7 +132,6 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   if any(_strided_tap(act, k) for k in chans): return "a strided or dilated kernel axis"
   # act may see outs and taps only through their sums, other may not see outs at all. other must vary along every tap: constant
   # along one (a box filter, or the weight gradient of a mean loss) the reduce is a plain sum there, cheaper than any transform
-  sums = simplify_loads(gated_substitute(act, {o: _placeholder(o, k, i) - k for i, (o, k) in enumerate(pairs)}))
   if any(r in sums.ranges for r in outs + taps): return "the input is read at more than the output+kernel sums"
   if any(o in other.ranges for o in outs): return "the kernel depends on the output position"
   if any(k not in _fold_constant_buffers(other).ranges for k in taps): return "the kernel is constant along a tap (a box filter)"
@@ -149,8 +153,10 @@ def classify(red:UOp) -> Conv|str|None:
   body = red.src[0].src[0] if red.src[0].op is Ops.CAST else red.src[0]
   if body.op is not Ops.MUL: return None
   reduce_rngs = tuple(r for r in red.src[1:] if r.op is Ops.RANGE)
-  found = [_match_factors(red, act, other, reduce_rngs, other_first) for (act, other), other_first in ((body.src, False), (body.src[::-1], True))]
-  return next((f for f in found if isinstance(f, Conv)), next((f for f in found if f is not None), None))
+  # the input first (a forward conv), then the upstream gradient first (a weight gradient)
+  if isinstance(first:=_match_factors(red, *body.src, reduce_rngs, False), Conv): return first
+  second = _match_factors(red, *body.src[::-1], reduce_rngs, True)
+  return second if isinstance(second, Conv) or first is None else first
 
 def match_conv(red:UOp) -> Conv|None: return c if isinstance(c:=classify(red), Conv) else None
 
@@ -167,6 +173,7 @@ class WinoContext:
   rewritten: list[str] = field(default_factory=list)
   skipped: dict[UOp, str] = field(default_factory=dict)
   outputs: set[UOp] = field(default_factory=set)
+  mhats: set[UOp] = field(default_factory=set)  # MHAT's reduces, which this pass builds and need no classifying
   transforms: dict[UOp, UOp] = field(default_factory=dict)
   def skip(self, red:UOp, why:str) -> None:
     self.skipped[red] = why
@@ -230,6 +237,13 @@ def _zero_past(conv:Conv, i:int, extent:int, end:int) -> bool:
 def _gated(val:UOp, gates:list[UOp|None]) -> UOp:
   return val if not (gs:=[g for g in gates if g is not None]) else UOp.const(True).uprod(gs).where(val, UOp.const(0.0, val.dtype))
 
+def _sources(source_at:Callable[[tuple[int, ...]], tuple[UOp, list[UOp|None]]], size:int, n:int, dtype:DType) -> Callable[[tuple[int, ...]], UOp]:
+  """kron's value_at for a transform's source: source_at(j) is the source at position j of the n-dim cube of `size` and the gates
+  that zero it there. Every position's loads are simplified in one rewrite (simplify_each)."""
+  js = list(itertools.product(range(size), repeat=n))
+  srcs, gates = zip(*(source_at(j) for j in js))
+  return dict(zip(js, (_gated(v.cast(dtype), g) for v, g in zip(simplify_each(list(srcs)), gates)))).__getitem__
+
 def conv_work(conv:Conv, w:Winograd) -> Work:
   """The conv's sizes for the cost model, with the tiling and buffer dtypes _rewrite gives it."""
   both, x_only, o_only = (_prod(_most(r) for r in rs) for rs in (conv.both, conv.act_only, conv.other_only))
@@ -266,7 +280,7 @@ def _phase_probe(red:UOp, *bufs:UOp) -> UOp:
   return sum((b.index(*[UOp.const(0)] * (len(b.src) - 1)) for b in bufs[1:]), bufs[0].index(*[UOp.const(0)] * (len(bufs[0].src) - 1))).cast(red.dtype)
 
 def winograd_conv(ctx:WinoContext, red:UOp) -> UOp|None:
-  if red in ctx.skipped: return None
+  if red in ctx.skipped or red in ctx.mhats: return None
   if not isinstance(conv:=classify(red), Conv):
     if conv is not None: ctx.skip(red, conv)
     return None
@@ -338,16 +352,16 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # the last tile of a dim reads positions up to its end; past the conv's input positions (size + 2) they must read 0
   ends = [(nt - 1) * w.m + w.alpha for nt in tiles]
   extents = [None if e > s + 2 and _zero_past(conv, i, s + 2, e) else s + 2 for i, (s, e) in enumerate(zip(sizes, ends))]
-  def act_at(j:tuple[int, ...]) -> UOp:
+  def act_at(j:tuple[int, ...]) -> tuple[UOp, list[UOp|None]]:
     pos = [_tile_at(t, nt, ji, w.m, e) for t, nt, ji, e in zip(t_ranges, tiles, j, extents)]
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
     subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
-    return _gated(simplify_loads(gated_substitute(conv.act, subs)).cast(fdt), [g for _, g in pos])
+    return gated_substitute(conv.act, subs), [g for _, g in pos]
   # On a CPU the tiles along the last dim are upcast (opts.cpu_xhat_opts), so the first dim is contracted first: each column's
   # partial sums are made once for the tiles that share that column (adjacent tiles overlap by alpha - m), and a loop over the
   # first alpha dim (the rule for 2 and 4 tiles an iteration) doesn't recompute the last dim's sums in each iteration
   # (bench/results/cpu-xhat-order-2026-12-07.md). A GPU computes one tile a thread and keeps kron's order.
-  xhat = kron(act_at, (bt,)*n, xa, fdt, first_mode_first=not on_gpu)
+  xhat = kron(_sources(act_at, w.alpha, n, fdt), (bt,)*n, xa, fdt, first_mode_first=not on_gpu)
   xhat = ctx.shared(xhat.cast(sdt).bufferize(*(closed:=(*xa, *xb, xf, *r_ranges, *t_ranges)), arg=opts), closed)
   if ctx.phase == 1: return _phase_probe(red, xhat), "phase 1 probe"
 
@@ -364,12 +378,12 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   if cpu_layout: (ok, kp), (om, op_) = ctx.flat(k_parts), ctx.flat([_extent(r) for r in o_only])
   else: (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
   oc, ot = kp[:len(conv.chans)], kp[len(conv.chans):]
-  def other_at(j:tuple[int, ...]) -> UOp:
+  def other_at(j:tuple[int, ...]) -> tuple[UOp, list[UOp|None]]:
     pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if wg else [(UOp.const(ji), None) for ji in j]
     subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
-    return _gated(simplify_loads(gated_substitute(conv.other, subs)).cast(fdt), [g for _, g in pos])
+    return gated_substitute(conv.other, subs), [g for _, g in pos]
   # a weight gradient's transform of the upstream gradient is an input transform too (tiles, opts.cpu_xhat_opts): XHAT's order
-  ohat = kron(other_at, (other_mat,)*n, oa, fdt, first_mode_first=wg and not on_gpu)
+  ohat = kron(_sources(other_at, len(other_mat[0]), n, fdt), (other_mat,)*n, oa, fdt, first_mode_first=wg and not on_gpu)
   ohat = ohat.cast(sdt).bufferize(*oa, *ob, *((ok, om) if cpu_layout else (om, ok)), arg=opts)
   if ctx.phase == 2: return _phase_probe(red, xhat, ohat), "phase 2 probe"
 
@@ -381,7 +395,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   prod = (xhat.index(*ma, *mb, *x_cols) * ohat.index(*ma, *mb, *o_cols)).cast(fdt)
   # accumulated in float32, stored in XHAT's dtype: for half convs the output transform's reads of MHAT are its main traffic (on
   # the H100 fp16 convs ran 8-11% faster, at 4.3e-3 of max|out| error instead of 2.9e-3; OLD's is 1.1e-2)
-  mhat = (prod.reduce(mk, arg=Ops.ADD, dtype=fdt) if mk.op is Ops.RANGE else prod).cast(sdt)
+  if mk.op is Ops.RANGE: ctx.mhats.add(prod:=prod.reduce(mk, arg=Ops.ADD, dtype=fdt))
+  mhat = prod.cast(sdt)
   mhat = mhat.bufferize(*((*mb, mn, *ma, mm) if cpu_layout else (*ma, *mb, *((mm, mn) if wg else (mn, mm)))), arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat), "phase 3 probe"
 

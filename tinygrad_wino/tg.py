@@ -22,9 +22,9 @@ from tinygrad.uop.symbolic import symbolic, pm_simplify_valid
 
 __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "DEBUG", "WINO", "USE_TC", "TC_SELECT", "TC_OPT", "make_tuple",
            "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
-           "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "loop_innermost", "Opt", "OptOps",
-           "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "load_programs", "run_kernels",
-           "replay_jit", "kernel_keys", "forget_programs", "clear_schedules", "clear_caches"]
+           "simplify_each", "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "loop_innermost",
+           "Opt", "OptOps", "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "load_programs",
+           "run_kernels", "replay_jit", "kernel_keys", "forget_programs", "clear_schedules", "clear_caches"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -39,11 +39,22 @@ def gated_substitute(u:UOp, subs:dict[UOp, UOp]) -> UOp:
 def _stop_at_buffers(u:UOp) -> None: raise BottomUpGate()
 _pm_stop_at_buffers = PatternMatcher([(UPat((Ops.STAGE, Ops.AFTER, Ops.BUFFER, Ops.PARAM), name="u"), _stop_at_buffers)], compiled=False)
 
+def _simplify(u:UOp, gates:bool) -> UOp:
+  return graph_rewrite(u, symbolic+pm_simplify_valid if gates else symbolic, bpm=_pm_stop_at_buffers, name="winograd simplify loads")
+
 def simplify_loads(u:UOp) -> UOp:
   """Simplify u's index math and load gates, as far as its sources' buffers. A load whose gate is always false folds to 0 here:
   left to get_kernel_graph, its index can fold to Invalid first, and pm_remove_bufferize then leaves that load reading a range
   that no kernel closes (a padded conv with more padding than input along a dim)."""
-  return graph_rewrite(u, symbolic+pm_simplify_valid, bpm=_pm_stop_at_buffers, name="winograd simplify loads")
+  return _simplify(u, True)
+
+def simplify_each(us:list[UOp], gates:bool=True) -> list[UOp]:
+  """simplify_loads of each of us, in one rewrite: a rewrite's fixed work dominates a small graph such as a transform's source at
+  one of its alpha^n positions (bench/schedule.py). gates=False simplifies the index math alone (symbolic), not the loads' gates by
+  their valid (pm_simplify_valid), which takes most of the time."""
+  ret = list(_simplify(UOp.sink(*us), gates).src) if us else []
+  # symbolic keeps a SINK's sources (tinygrad flattens nested SINKs in a matcher of its own); were that to change: one by one
+  return ret if len(ret) == len(us) else [_simplify(u, gates) for u in us]
 
 def install_rangeify_pass(rewrite:Callable[[UOp], UOp]) -> None:
   """Run `rewrite` on the graph that run_rangeify returns, before get_kernel_graph's symbolic cleanups and kernel splitting."""
