@@ -1,6 +1,7 @@
 # The timing harnesses end to end at a tiny size: bench/phases.py (the committed sweeps) runs, checks every row against direct conv
 # (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv; bench/jit.py replays
-# TinyJit captures; bench/first_call.py times each row's first call in a process of its own.
+# TinyJit captures; bench/first_call.py times each row's first call in a process of its own; bench/schedule.py times the schedule
+# under each package it is given.
 import json, os, pathlib, subprocess, sys
 
 BENCH = pathlib.Path(__file__).parent.parent / "bench"
@@ -34,3 +35,11 @@ def test_first_call_harness_runs_each_row_in_a_fresh_process(tmp_path):
   assert set(rows) == {"direct", "OLD", "NEW+cost", "NEW"} and all(r["ok"] and r["first_call_ms"] > 0 for r in rows.values())
   # NEW rewrote the conv into its four kernels; NEW+cost kept this tiny conv direct
   assert rows["NEW"]["rewrites"] and rows["NEW"]["kernels"] == rows["OLD"]["kernels"] == 4 and rows["NEW+cost"]["kernels"] == 1
+
+def test_schedule_harness_times_each_mode_under_each_package(tmp_path):
+  root = str(BENCH.parent)
+  cmd = [sys.executable, str(BENCH / "schedule.py"), "--shapes", "2,8,8,12", "--runs", "1", "--packages", f"a={root},b={root}",
+         "--out", str(tmp_path / "t.md")]
+  subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
+  rows = [line.split("|")[2:-1] for line in (tmp_path / "t.md").read_text().splitlines() if line.startswith("| (2, 8, 8, 12)")]
+  assert [r[0].strip() for r in rows] == ["direct", "OLD", "NEW+cost", "NEW"] and all(len(r) == 3 and float(r[1].split()[0]) > 0 for r in rows)
