@@ -8,10 +8,10 @@ kernel's time, the whole conv's (or its gradients'), the kernel's compile time a
 a markdown table.
 (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone.)
 
-  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6]
+  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6] [--match RE]
                            [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
-import argparse, datetime, os, shlex, statistics, sys
+import argparse, datetime, os, re, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
 os.environ["CACHELEVEL"] = "0"  # and compile every candidate afresh
 import numpy as np
@@ -35,16 +35,18 @@ def wgmhat(k, block:tuple[int, int, int]) -> None:
   k.apply_opt(Opt(R, k.unrollable_dims.index(opts._axis(k, kr)), block[2]))
   opts._cpu_threads(k, [opts._axis(k, batch[0])])
 
-def xhat(k, arg:tuple[int, slice, bool]) -> None:
-  # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast whole (the other loops, innermost), whether a row
-  # that u doesn't divide is padded to a multiple of u (PADTO), else no candidate), tinygrad's threads
+def xhat(k, arg:tuple) -> None:
+  # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast (the other loops, innermost), whether a row that u
+  # doesn't divide is padded to a multiple of u (PADTO), else no candidate[, the first alpha dim upcast by this part, its rest a
+  # loop outside the innermost one, instead of whole]), tinygrad's threads
   alpha, tiles, _ = find_xhat(k)
   for r in alpha:
     if r not in alpha[arg[1]]: tg.loop_innermost(k, r)
   if arg[2] and arg[0] and (tiles.vmax + 1) % arg[0]: k.apply_opt(Opt(OptOps.PADTO, opts._axis(k, tiles), arg[0]))
   elif arg[2]: raise KernelOptError("the row needs no padding")
   k.apply_opt(Opt(U, opts._axis(k, tiles), arg[0]))
-  for r in alpha[arg[1]]: k.apply_opt(Opt(U, opts._axis(k, r), 0))
+  part = arg[3] if len(arg) > 3 else 0
+  for r in alpha[arg[1]]: k.apply_opt(Opt(U, opts._axis(k, r), part if r is alpha[0] else 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
 def output(k, arg:tuple[int, str]) -> None:
@@ -69,7 +71,9 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
          "xhat": (find_xhat, xhat, {f"{t}{', row padded' if pad else ''}, {a}": (u, dims, pad)
                                      for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0)) for pad in (False, True) if u or not pad
                                      for a, dims in (("alpha^2 upcast", slice(None)), ("last alpha loops", slice(1)),
-                                                     ("first alpha loops", slice(1, None)))},
+                                                     ("first alpha loops", slice(1, None)))} |
+                   {f"{t}, first alpha by {part}, last alpha loops": (u, slice(1), False, part) for t, u in (("4 tiles", 4), ("the whole row", 0))
+                    for part in (2, 3)},
                   lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 8, 4": (8, 8, 4), "8, 4, 4": (8, 4, 4),
@@ -121,6 +125,7 @@ def main() -> int:
   p.add_argument("--shapes", default="8,64,64,56;8,128,128,28;8,256,256,14;4,512,512,7", help="B,Cin,Cout,H;...")
   p.add_argument("--runs", type=int, default=5)
   p.add_argument("--tile", type=int, default=4, choices=(2, 4, 6), help="m of F(m,3)")
+  p.add_argument("--match", default="", help="only the candidates whose name has a match of this regex (opts.py's and the heuristic always)")
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
@@ -146,7 +151,8 @@ def main() -> int:
     w = Tensor((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin ** 0.5)).astype(np.float32)).realize()
     built = {}
     try:
-      for name, arg in {"opts.py": "opts.py", **KINDS[args.kernel][2], "heuristic": "heuristic"}.items():
+      mine = {name: arg for name, arg in KINDS[args.kernel][2].items() if re.search(args.match, name)}
+      for name, arg in {"opts.py": "opts.py", **mine, "heuristic": "heuristic"}.items():
         tg.install_kernel_opts(candidate(args.kernel, arg, failed:=[]))
         one = build(x, w, args.kernel, args.tile)
         if not failed: built[name] = one  # a candidate that doesn't apply: no row
