@@ -132,8 +132,9 @@ def main() -> int:
           "output": "the output transform fused into the conv's output: whole 4x4 tiles upcast (padded to whole tiles where 4 doesn't "
                     "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
                     "channels' loop innermost",
-          "xhat": "opts as tiles of a row upcast and the alpha^2 positions upcast whole, or only the first or last alpha dim (the other "
-                  "loops, innermost), tinygrad's CPU threads",
+          "xhat": "opts as tiles of a row upcast (a row they don't divide padded, where the name says so) and the alpha^2 positions "
+                  "upcast whole, or only the first or last alpha dim (the other loops, innermost; the first by a part, its rest a loop "
+                  "outside, where the name says so), tinygrad's CPU threads",
           "wgmhat": "the conv's gradients (of the sum of its squared output), the weight gradient's MHAT: opts as (UPCAST n, UPCAST m, "
                     "UNROLL k), tinygrad's CPU threads over the tile positions; conv ms: all the gradients' kernels; error: the weight "
                     "gradient's"}[args.kernel]
