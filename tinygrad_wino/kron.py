@@ -4,15 +4,27 @@ from typing import Callable
 from tinygrad_wino.matrices import Matrix
 from tinygrad_wino.tg import UOp, Ops, DType
 
-def _coefficient_times(row:UOp, column:tuple, x:UOp) -> UOp:
+def _coefficient_times(row:UOp, j:int, column:tuple, x:UOp, selects:dict) -> UOp:
   # column[row] * x, without materializing the column: a constant row picks its entry here; a symbolic row selects the
   # coefficient among the column's nonzero entries, then multiplies once. The transform rows of XHAT and GHAT get upcast, as does
-  # the output's p % m where p's size is a multiple of m, and there the select folds into plain arithmetic.
+  # the output's p % m where p's size is a multiple of m, and there the select folds into plain arithmetic. selects keeps a
+  # symbolic row's comparisons and column j's select, which every product of the modes after it multiplies by.
   if row.op is Ops.CONST: return x if (c:=column[row.arg]) == 1 else -x if c == -1 else x * UOp.const(float(c), x.dtype)
-  coefficient = UOp.const(0.0, x.dtype)
-  for i, c in reversed(list(enumerate(column))):
-    if c != 0: coefficient = row.eq(i).where(UOp.const(float(c), x.dtype), coefficient)
+  if (coefficient:=selects.get((j, x.dtype))) is None:
+    coefficient = UOp.const(0.0, x.dtype)
+    for i, c in reversed(list(enumerate(column))):
+      if c == 0: continue
+      if i not in selects: selects[i] = row.eq(i)
+      coefficient = selects[i].where(UOp.const(float(c), x.dtype), coefficient)
+    selects[(j, x.dtype)] = coefficient
   return coefficient * x
+
+def _kron(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple[Matrix, ...], rows:tuple[UOp, ...], dtype:DType, selects:list[dict]) -> UOp:
+  if not mats: return value_at(())
+  row, columns = rows[0], list(zip(*mats[0]))
+  terms = [_coefficient_times(row, j, col, _kron(lambda js, j=j: value_at((j,) + js), mats[1:], rows[1:], dtype, selects[1:]), selects[0])
+           for j, col in enumerate(columns) if (col[row.arg] if row.op is Ops.CONST else any(col))]
+  return sum(terms[1:], terms[0]) if terms else UOp.const(0.0, dtype)
 
 def kron(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple[Matrix, ...], rows:tuple[UOp, ...], dtype:DType,
          first_mode_first:bool=False) -> UOp:
@@ -24,8 +36,4 @@ def kron(value_at:Callable[[tuple[int, ...]], UOp], mats:tuple[Matrix, ...], row
   coefficients are all zero is never built. The last mode is contracted first (from the values), or with first_mode_first the
   first: the partial sums of the mode contracted first are what neighbours along the other modes can share."""
   if first_mode_first: return kron(lambda j: value_at(j[::-1]), mats[::-1], rows[::-1], dtype)
-  if not mats: return value_at(())
-  row, columns = rows[0], list(zip(*mats[0]))
-  terms = [_coefficient_times(row, col, kron(lambda js, j=j: value_at((j,) + js), mats[1:], rows[1:], dtype))
-           for j, col in enumerate(columns) if (col[row.arg] if row.op is Ops.CONST else any(col))]
-  return sum(terms[1:], terms[0]) if terms else UOp.const(0.0, dtype)
+  return _kron(value_at, mats, rows, dtype, [{} for _ in rows])
