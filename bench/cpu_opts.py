@@ -35,18 +35,17 @@ def wgmhat(k, block:tuple[int, int, int]) -> None:
   k.apply_opt(Opt(R, k.unrollable_dims.index(opts._axis(k, kr)), block[2]))
   opts._cpu_threads(k, [opts._axis(k, batch[0])])
 
-def xhat(k, arg:tuple) -> None:
+def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
   # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast (the other loops, innermost), whether a row that u
-  # doesn't divide is padded to a multiple of u (PADTO), else no candidate[, the first alpha dim upcast by this part, its rest a
-  # loop outside the innermost one, instead of whole]), tinygrad's threads
+  # doesn't divide is padded to a multiple of u (PADTO), else no candidate, the first alpha dim upcast by this part (its rest a
+  # loop outside the innermost one) or 0: whole), tinygrad's threads
   alpha, tiles, _ = find_xhat(k)
   for r in alpha:
     if r not in alpha[arg[1]]: tg.loop_innermost(k, r)
   if arg[2] and arg[0] and (tiles.vmax + 1) % arg[0]: k.apply_opt(Opt(OptOps.PADTO, opts._axis(k, tiles), arg[0]))
   elif arg[2]: raise KernelOptError("the row needs no padding")
   k.apply_opt(Opt(U, opts._axis(k, tiles), arg[0]))
-  part = arg[3] if len(arg) > 3 else 0
-  for r in alpha[arg[1]]: k.apply_opt(Opt(U, opts._axis(k, r), part if r is alpha[0] else 0))
+  for r in alpha[arg[1]]: k.apply_opt(Opt(U, opts._axis(k, r), arg[3] if r is alpha[0] else 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
 def output(k, arg:tuple[int, str]) -> None:
@@ -68,7 +67,7 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
          "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
                     {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)},
                     lambda names: len(names) - 1, False),
-         "xhat": (find_xhat, xhat, {f"{t}{', row padded' if pad else ''}, {a}": (u, dims, pad)
+         "xhat": (find_xhat, xhat, {f"{t}{', row padded' if pad else ''}, {a}": (u, dims, pad, 0)
                                      for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0)) for pad in (False, True) if u or not pad
                                      for a, dims in (("alpha^2 upcast", slice(None)), ("last alpha loops", slice(1)),
                                                      ("first alpha loops", slice(1, None)))} |

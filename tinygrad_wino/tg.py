@@ -52,9 +52,8 @@ def simplify_each(us:list[UOp], gates:bool=True) -> list[UOp]:
   """simplify_loads of each of us, in one rewrite: a rewrite's fixed work dominates a small graph such as a transform's source at
   one of its alpha^n positions (bench/schedule.py). gates=False simplifies the index math alone (symbolic), not the loads' gates by
   their valid (pm_simplify_valid), which takes most of the time."""
-  ret = list(_simplify(UOp.sink(*us), gates).src) if us else []
-  # symbolic keeps a SINK's sources (tinygrad flattens nested SINKs in a matcher of its own); were that to change: one by one
-  return ret if len(ret) == len(us) else [_simplify(u, gates) for u in us]
+  # symbolic keeps a SINK's sources one to one (tinygrad flattens nested SINKs in a matcher of its own, pm_clean_up_group_sink)
+  return list(_simplify(UOp.sink(*us), gates).src) if us else []
 
 def install_rangeify_pass(rewrite:Callable[[UOp], UOp]) -> None:
   """Run `rewrite` on the graph that run_rangeify returns, before get_kernel_graph's symbolic cleanups and kernel splitting."""
