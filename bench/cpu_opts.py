@@ -39,7 +39,8 @@ def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
   # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast (the other loops, innermost), whether a row that u
   # doesn't divide is padded to a multiple of u (PADTO), else no candidate, the first alpha dim upcast by this part (its rest a
   # loop outside the innermost one) or 0: whole), tinygrad's threads
-  alpha, tiles, _ = find_xhat(k)
+  alpha, stored = find_xhat(k)
+  tiles = opts.loops_in_store_order(k, stored)[0]
   for r in alpha:
     if r not in alpha[arg[1]]: tg.loop_innermost(k, r)
   if arg[2] and arg[0] and (tiles.vmax + 1) % arg[0]: k.apply_opt(Opt(OptOps.PADTO, opts._axis(k, tiles), arg[0]))

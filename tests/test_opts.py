@@ -164,6 +164,25 @@ def test_cpu_xhat_loops_an_alpha_dim(xs, row_upcast):
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
 
+def test_cpu_xhat_loops_in_its_layouts_order():
+  # XHAT's loops run in its layout's order (channels, batch, tile rows, the row's tiles innermost: opts.loops_in_store_order), so
+  # consecutive iterations store next to each other: the store strides of the loops over its stored ranges fall from the outermost
+  # loop to the innermost (the range ids of rules._rewrite looped the row's tiles outside the rows and batch). NEW with the opts and
+  # without agree to rounding
+  rng = np.random.default_rng(3)
+  x, w = rng.standard_normal((2, 8, 32, 30)).astype(np.float32), (rng.standard_normal((8, 8, 3, 3)) / 10).astype(np.float32)
+  strides = []
+  def spy(k):
+    if (mine:=cpu_xhat_opts(k)) is None: return
+    store = tinygrad_wino.opts._stores(mine)[0]
+    stored = tinygrad_wino.opts._strides(store)
+    read = {r for b in mine.bufs if b.src[0] is not store.src[0] for r in b.ranges}
+    strides.append([stored[r] for r in mine.rngs if r in stored and r in read and r.arg[-1] not in (tg.AxisType.UPCAST, tg.AxisType.THREAD)])
+  outs = _new_with_and_without_opts(lambda: Tensor(x).conv2d(Tensor(w), padding=1), spy)
+  assert strides and all(len(s) >= 3 and s == sorted(s, reverse=True) for s in strides), strides
+  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
+  assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
+
 @pytest.mark.parametrize("xs,cout,kwargs,epilogue", [((2, 8, 16, 16), 24, dict(padding=1), False), ((1, 8, 13, 11), 16, dict(padding=1), True),
                                                      ((2, 4, 12, 10), 8, dict(padding=(0, 2, 1, 0)), True)])
 def test_cpu_output_transform_loops_channels_innermost(xs, cout, kwargs, epilogue):

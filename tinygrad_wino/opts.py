@@ -145,10 +145,11 @@ def cpu_output_opts(k:Scheduler) -> Scheduler|None:
 # 0.3-1.2 s longer. A row of fewer than 8 tiles (14x14) keeps the heuristic.
 XHAT_THREADS = (32, 16, 8)
 
-def _xhat(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), upstream:bool=False) -> tuple[list[UOp], UOp, UOp]|None:
+def _xhat(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), upstream:bool=False) -> tuple[list[UOp], list[UOp]]|None:
   """NEW's input transform of a tile size whose alpha is in alphas: XHAT, which reads one buffer at alpha^n places a tile, or with
   upstream also a weight gradient's transform of the upstream gradient, which reads it at m^n (m = alpha - 2). Its alpha^n position
-  ranges, its tiles' range (stored at stride 1) and its channels'; None for any other kernel."""
+  ranges and its other stored ranges by their stride, innermost first: the tiles' range (stride 1) ... the channels'; None for any
+  other kernel."""
   if k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
   if len(reads:=Counter(b.src[0] for b in k.bufs if b.src[0] is not stores[0].src[0])) != 1: return None
   loads = [b for b in k.bufs if b.src[0] in reads]
@@ -162,12 +163,12 @@ def _xhat(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), upstream:bool=False) -> 
   rest = sorted((r for r in out if r not in alpha), key=out.__getitem__)
   if len(rest) < 2 or out[rest[0]] != 1 or not (shared:=[r for r in rest if r in act]): return None
   if a == OLD_ALPHA and (len(rest) < 3 or max(shared, key=act.__getitem__) is rest[-1]): return None
-  return alpha, rest[0], rest[-1]
+  return alpha, rest
 
 def xhat_opts(k:Scheduler) -> Scheduler|None:
   """Threads along the tiles for NEW's input transform on a GPU; None for any other kernel."""
   if not k.ren.has_local or (found:=_xhat(k)) is None: return None
-  alpha, tiles, chans = found
+  alpha, (tiles, *_, chans) = found
   size = int(tiles.vmax + 1)
   if (t:=next((t for t in XHAT_THREADS if size % t == 0), None)) is None: return None
   k = k.copy()
@@ -205,6 +206,9 @@ CPU_ALPHAS = (4, 6, 8)
 # (8,128,128,28) 4.09 -> 3.83; (8,64,64,56) 9.01 -> 8.51; (4,512,512,7) 0.63 -> 0.53; (8,96,96,24) 2.52 -> 2.27; (4,32,32,128)
 # 16.3 -> 16.0, 2.4 -> 1.2; but (8,64,64,64), a row of 16 tiles, 12.9 -> 14.3-15.4 (1.2 s of compile instead of 2.8), where 4 tiles
 # with the last alpha dim looping ran 11.7 (and slower than the rule at the other rows of 4, 8 and 32 tiles). Measured at F(4,3).
+# Those timings looped the row's tiles outside the tile rows and batch (loops_in_store_order); in the layout's order, the same
+# upcasts ran XHAT (8,64,64,64) 14.67 -> 10.90, (4,32,32,128) 16.89 -> 10.86, (8,64,64,56) 8.50 -> 7.64, (8,128,128,28) 3.94 -> 3.28,
+# and rows of 4 and 2 tiles, upcast whole, within 6% (bench/results/cpu-xhat-store-order-2026-12-07.md)
 
 def _most_elements(k:Scheduler) -> int: return math.prod(int(s.vmax) if isinstance(s, UOp) else s for s in k.full_shape)  # symbolic at its largest
 
@@ -217,11 +221,17 @@ def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
       k.apply_opt(Opt(OptOps.THREAD, axis, t))
       return
 
+def loops_in_store_order(k:Scheduler, stored:list[UOp]) -> list[UOp]:
+  """Loop over XHAT's stored ranges (by stride, innermost first) in its layout's order, so consecutive iterations store next to each
+  other. The range ids rules._rewrite gives (the tiles last dim first, for a GPU's threads) looped the row's tiles outside the tile
+  rows and batch on a CPU. The stored ranges renamed, in their order."""
+  return [loop_innermost(k, r) for r in stored[::-1]][::-1]
+
 def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   """Consecutive tiles a loop iteration for NEW's input transform on a CPU; None for any other kernel."""
   if k.ren.has_local or (found:=_xhat(k, CPU_ALPHAS, upstream=True)) is None: return None
-  alpha, tiles, _ = found
-  size, a = int(tiles.vmax + 1), int(alpha[0].vmax + 1)
+  alpha, stored = found
+  tiles, size, a = stored[0], int(stored[0].vmax + 1), int(alpha[0].vmax + 1)
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
     if size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
     u = size
@@ -229,6 +239,7 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   loop = alpha[-1] if u * a ** len(alpha) > XHAT_LANES else alpha[0] if u in XHAT_ROW_UPCASTS and len(alpha) > 1 else None
   k = k.copy()
   try:
+    tiles = loops_in_store_order(k, stored)[0]
     if loop is not None: loop_innermost(k, loop)
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
     for r in alpha:
