@@ -68,12 +68,13 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
          "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
                     {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)},
                     lambda names: len(names) - 1, False),
-         "xhat": (find_xhat, xhat, {f"{t}{', row padded' if pad else ''}, {a}": (u, dims, pad, 0)
-                                     for t, u in (("2 tiles", 2), ("4 tiles", 4), ("the whole row", 0)) for pad in (False, True) if u or not pad
-                                     for a, dims in (("alpha^2 upcast", slice(None)), ("last alpha loops", slice(1)),
-                                                     ("first alpha loops", slice(1, None)))} |
-                   {f"{t}, first alpha by {part}, last alpha loops": (u, slice(1), False, part) for t, u in (("4 tiles", 4), ("the whole row", 0))
-                    for part in (2, 3)},
+         "xhat": (find_xhat, xhat, {f"{t}{', row padded' if pad else ''}, {a}": (u, dims, pad, part)
+                                     for t, u in (("2 tiles", 2), ("4 tiles", 4), ("8 tiles", 8), ("the whole row", 0))
+                                     for pad in (False, True) if u or not pad
+                                     for a, dims, part in (("alpha^2 upcast", slice(None), 0), ("last alpha loops", slice(1), 0),
+                                                           ("first alpha loops", slice(1, None), 0),
+                                                           ("first alpha by 2, last alpha loops", slice(1), 2),
+                                                           ("first alpha by 3, last alpha loops", slice(1), 3))},
                   lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 8, 4": (8, 8, 4), "8, 4, 4": (8, 4, 4),

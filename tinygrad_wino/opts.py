@@ -210,6 +210,14 @@ CPU_ALPHAS = (4, 6, 8)
 # upcasts ran XHAT (8,64,64,64) 14.67 -> 10.90, (4,32,32,128) 16.89 -> 10.86, (8,64,64,56) 8.50 -> 7.64, (8,128,128,28) 3.94 -> 3.28,
 # and rows of 4 and 2 tiles, upcast whole, within 6% (bench/results/cpu-xhat-store-order-2026-12-07.md)
 
+# With the loops in the layout's order, 4 tiles of a row of more than 4 (F(4,3)) ran faster with the first alpha dim upcast by 3 and
+# the last looping innermost (12 outputs an iteration, 18 of the 36 alpha^2 planes written by the innermost loops) than with the
+# first looping and the last upcast (24 outputs, all 36 planes): bench/cpu_opts.py --kernel xhat, round-robin in one run
+# (bench/results/cpu-xhat-split-rows-2026-12-07.md, the rule before -> this one, XHAT ms): rows of 8 tiles (8,64,64,32) 1.79 -> 1.75,
+# 12 (8,32,32,48) 2.06 -> 1.74, 16 (8,64,64,64) 16.78 -> 7.68, 20 (4,32,32,80) 3.19 -> 2.77, 32 (4,32,32,128) 11.73 -> 6.86, at about
+# the same compile. A row of 4 (8,128,128,16) ran 0.70 -> 1.44 that way and keeps the rule. 8 tiles an iteration compiled 1.5-2x longer.
+XHAT_SPLIT_PART = 3
+
 def _most_elements(k:Scheduler) -> int: return math.prod(int(s.vmax) if isinstance(s, UOp) else s for s in k.full_shape)  # symbolic at its largest
 
 def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
@@ -235,15 +243,18 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
     if size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
     u = size
-  # past XHAT_LANES the last alpha dim loops (the transform's last contracted); 2 and 4 tiles an iteration loop the first (above)
-  loop = alpha[-1] if u * a ** len(alpha) > XHAT_LANES else alpha[0] if u in XHAT_ROW_UPCASTS and len(alpha) > 1 else None
+  # past XHAT_LANES the last alpha dim loops (the transform's last contracted); 2 and 4 tiles an iteration loop the first (above),
+  # except 4 tiles of a longer row of a 2-D F(4,3), where the first is upcast by XHAT_SPLIT_PART (its rest a loop outside the others)
+  # and the last loops (XHAT_SPLIT_PART's comment)
+  part = XHAT_SPLIT_PART if u == 4 and size > u and a == ALPHA and len(alpha) == 2 else 0
+  loop = alpha[-1] if part or u * a ** len(alpha) > XHAT_LANES else alpha[0] if u in XHAT_ROW_UPCASTS and len(alpha) > 1 else None
   k = k.copy()
   try:
     tiles = loops_in_store_order(k, stored)[0]
     if loop is not None: loop_innermost(k, loop)
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
     for r in alpha:
-      if r is not loop: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), 0))
+      if r is not loop: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), part if r is alpha[0] else 0))
     _cpu_threads(k, k.axes_of(AxisType.WEAK))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: XHAT opts {k.applied_opts}")
