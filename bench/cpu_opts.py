@@ -38,7 +38,7 @@ def wgmhat(k, block:tuple[int, int, int]) -> None:
 def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
   # (u tiles of a row an iteration (0: the whole row), which alpha dims upcast (the other loops, innermost), whether a row that u
   # doesn't divide is padded to a multiple of u (PADTO), else no candidate, the first alpha dim upcast by this part (its rest a
-  # loop outside the innermost one) or 0: whole), tinygrad's threads
+  # loop outside the innermost one) or 0: whole), tinygrad's threads; the loops in XHAT's layout's order first, as opts.py's
   alpha, stored = find_xhat(k)
   tiles = opts.loops_in_store_order(k, stored)[0]
   for r in alpha:

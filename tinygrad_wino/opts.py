@@ -239,7 +239,7 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   """Consecutive tiles a loop iteration for NEW's input transform on a CPU; None for any other kernel."""
   if k.ren.has_local or (found:=_xhat(k, CPU_ALPHAS, upstream=True)) is None: return None
   alpha, stored = found
-  tiles, size, a = stored[0], int(stored[0].vmax + 1), int(alpha[0].vmax + 1)
+  size, a = int(stored[0].vmax + 1), int(alpha[0].vmax + 1)
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
     if size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
     u = size
