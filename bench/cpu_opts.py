@@ -40,9 +40,7 @@ def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
   # doesn't divide is padded to a multiple of u (PADTO), else no candidate, the first alpha dim upcast by this part (its rest a
   # loop outside the innermost one) or 0: whole), tinygrad's threads; the loops in XHAT's layout's order first, as opts.py's
   alpha, stored = find_xhat(k)
-  tiles = opts.loops_in_store_order(k, stored)[0]
-  for r in alpha:
-    if r not in alpha[arg[1]]: tg.loop_innermost(k, r)
+  tiles = opts.loops_in_store_order(k, stored, [r for r in alpha if r not in alpha[arg[1]]])[0]
   if arg[2] and arg[0] and (tiles.vmax + 1) % arg[0]: k.apply_opt(Opt(OptOps.PADTO, opts._axis(k, tiles), arg[0]))
   elif arg[2]: raise KernelOptError("the row needs no padding")
   k.apply_opt(Opt(U, opts._axis(k, tiles), arg[0]))

@@ -229,11 +229,11 @@ def _cpu_threads(k:Scheduler, axes:list[int]) -> None:
       k.apply_opt(Opt(OptOps.THREAD, axis, t))
       return
 
-def loops_in_store_order(k:Scheduler, stored:list[UOp]) -> list[UOp]:
+def loops_in_store_order(k:Scheduler, stored:list[UOp], inner:list[UOp]) -> list[UOp]:
   """Loop over XHAT's stored ranges (by stride, innermost first) in its layout's order, so consecutive iterations store next to each
-  other. The range ids rules._rewrite gives (the tiles last dim first, for a GPU's threads) looped the row's tiles outside the tile
-  rows and batch on a CPU. The stored ranges renamed, in their order."""
-  return [loop_innermost(k, r) for r in stored[::-1]][::-1]
+  other, and over `inner` (alpha dims) inside them. The range ids rules._rewrite gives (the tiles last dim first, for a GPU's threads)
+  looped the row's tiles outside the tile rows and batch on a CPU. The stored ranges renamed, in their order."""
+  return loop_innermost(k, *stored[::-1], *inner)[len(stored) - 1::-1]
 
 def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   """Consecutive tiles a loop iteration for NEW's input transform on a CPU; None for any other kernel."""
@@ -250,8 +250,7 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   loop = alpha[-1] if part or u * a ** len(alpha) > XHAT_LANES else alpha[0] if u in XHAT_ROW_UPCASTS and len(alpha) > 1 else None
   k = k.copy()
   try:
-    tiles = loops_in_store_order(k, stored)[0]
-    if loop is not None: loop_innermost(k, loop)
+    tiles = loops_in_store_order(k, stored, [loop] if loop is not None else [])[0]
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
     for r in alpha:
       if r is not loop: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), part if r is alpha[0] else 0))

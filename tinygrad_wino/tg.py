@@ -101,10 +101,12 @@ def install_kernel_opts(choose:Callable[[Scheduler], Scheduler|None]) -> None:
   _init_worker_with_plugin.__wrapped_by_wino__ = _init_worker_original  # type: ignore[attr-defined]
   _worker._init_worker = _init_worker_with_plugin
 
-def loop_innermost(k:Scheduler, r:UOp) -> UOp:
-  """Run the loop over r inside the kernel's other loops: the Scheduler orders a kernel's loops by range id (OptOps.SWAP swaps the
-  ids of two GPU globals only), so r takes a fresh id above every other, as a range a later opt makes would. The renamed range."""
-  k.ast = k.ast.substitute({r: (moved:=r.replace(arg=(next(k.opt_range), *r.arg[1:])))}, name="winograd loop innermost")
+def loop_innermost(k:Scheduler, *rs:UOp) -> list[UOp]:
+  """Run the loops over rs inside the kernel's other loops, in the order given (the last innermost): the Scheduler orders a kernel's
+  loops by range id (OptOps.SWAP swaps the ids of two GPU globals only), so each r takes a fresh id above every other, as a range a
+  later opt makes would, all in one substitute. The renamed ranges."""
+  moved = [r.replace(arg=(next(k.opt_range), *r.arg[1:])) for r in rs]
+  k.ast = k.ast.substitute(dict(zip(rs, moved)), name="winograd loop innermost")
   return moved
 
 def install_conv2d_wrapper(wrap:Callable[[Callable], Callable]) -> None:
