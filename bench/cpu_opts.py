@@ -21,8 +21,9 @@ from tinygrad_wino import opts, tg, toggle
 from tinygrad_wino.tg import Opt, OptOps, AxisType, KernelOptError
 
 U, R, T = OptOps.UPCAST, OptOps.UNROLL, OptOps.THREAD
-# XHAT's candidates at every tile size, also where opts.py keeps the heuristic (F(6,3))
-def find_xhat(k): return opts._xhat(k, (4, 6, 8))
+# XHAT's and the output transform's candidates at every tile size opts.py takes on a CPU
+def find_xhat(k): return opts._xhat(k, opts.CPU_ALPHAS)
+def find_output(k): return opts._output(k, opts.CPU_ALPHAS)
 
 def mhat(k, block:tuple[int, int, int]) -> None:
   # (n, m, k unroll): the opts go on MHAT's axes batch 0, n 1, m 2 and its one reduce, threads over the tile positions
@@ -50,8 +51,8 @@ def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
 def output(k, arg:tuple[int, str]) -> None:
   # (channels an iteration, where tinygrad's CPU threads go: the first axis they divide, or channels; or "innermost": the
   # channels' loop innermost, threads on the first axis): whole m x m tiles upcast
-  spatial, c, mhat = opts._output(k)
-  for dim in spatial: opts._tile(k, dim, mhat)
+  spatial, c, mhat, m = find_output(k)
+  for dim in spatial: opts._tile(k, dim, mhat, m)
   if arg[0] > 1:
     if c.vmax + 1 <= arg[0]: raise KernelOptError("the channels upcast whole")  # no channels' loop left to thread or order
     c = k.apply_opt(Opt(U, opts._axis(k, c), arg[0]))[0]
@@ -63,7 +64,7 @@ def output(k, arg:tuple[int, str]) -> None:
 KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "4, 8, 2": (4, 8, 2),
                                         "8, 4, 4": (8, 4, 4), "8, 16, 4": (8, 16, 4)},
                   lambda names: [n.startswith("r_") for n in names].index(True), False),
-         "output": (opts._output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
+         "output": (find_output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
                     {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)},
                     lambda names: len(names) - 1, False),
          "xhat": (find_xhat, xhat, {f"{t}{', row padded' if pad else ''}, {a}": (u, dims, pad, part)
@@ -128,7 +129,7 @@ def main() -> int:
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
-          "output": "the output transform fused into the conv's output: whole 4x4 tiles upcast (padded to whole tiles where 4 doesn't "
+          "output": "the output transform fused into the conv's output: whole m x m tiles upcast (padded to whole tiles where m doesn't "
                     "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
                     "channels' loop innermost",
           "xhat": "opts as tiles of a row upcast (a row they don't divide padded, where the name says so) and the alpha^2 positions "

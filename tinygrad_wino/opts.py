@@ -16,7 +16,7 @@ import functools, math, pathlib, platform
 from collections import Counter
 from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, OptOps, AxisType, KernelOptError, Scheduler, loop_innermost
 
-M, ALPHA = 4, 6  # F(4,3), the tile measured on the GPU; F(2,3)'s small convs are launch-bound there and F(6,3)'s bfloat16/float64 ones rare
+ALPHA = 6  # F(4,3), the tile measured on the GPU; F(2,3)'s small convs are launch-bound there and F(6,3)'s bfloat16/float64 ones rare
 OLD_ALPHA = 6  # tinygrad's own winograd (OLD) is F(4,3): a kernel of another alpha is none of OLD's
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
@@ -32,8 +32,8 @@ def _unit(index:UOp) -> set[UOp]: return {r for r, s in _strides(index).items() 
 
 def _pad(k:Scheduler, r:UOp, amount:int, by_tile:UOp) -> None:
   """PADTO, less the gates it puts on the loads of by_tile (MHAT) where the padded index provably stays inside that buffer. PADTO
-  gates every load that reads the padded range, so each of a tile's M x M outputs loaded the tile's MHAT values again under a
-  gate of its own; MHAT is read by tile, o // M, and every tile of a padded o exists. The (8,512,512,7) half kernel compiled in
+  gates every load that reads the padded range, so each of a tile's m x m outputs loaded the tile's MHAT values again under a
+  gate of its own; MHAT is read by tile, o // m, and every tile of a padded o exists. The (8,512,512,7) half kernel compiled in
   2.5-2.9 s gated, 0.8-1.2 s without (bench/results/h100-opts-search-output-2026-11-25.md, h100-opts-search-compile-2026-11-25.md)."""
   k.apply_opt(Opt(OptOps.PADTO, _axis(k, r), amount))
   subs = {}
@@ -44,56 +44,58 @@ def _pad(k:Scheduler, r:UOp, amount:int, by_tile:UOp) -> None:
       subs[u] = b.replace(src=(by_tile, i))
   if subs: k.ast = k.ast.substitute(subs)
 
-def _tile(k:Scheduler, dim:list[UOp], by_tile:UOp) -> None:
-  """UPCAST one output dim by whole tiles: dim is its range, or the pair (outer, inner) tinygrad split it into; by_tile is the
+def _tile(k:Scheduler, dim:list[UOp], by_tile:UOp, m:int) -> None:
+  """UPCAST one output dim by whole tiles of m: dim is its range, or the pair (outer, inner) tinygrad split it into; by_tile is the
   buffer read by tile (MHAT)."""
   if len(dim) == 1:
-    # a size of at most M is one tile already; a weight gradient's 3 x 3 taps end here too
-    if dim[0].vmax + 1 <= M: raise KernelOptError(f"{dim[0].vmax + 1} is one tile")
-    if (dim[0].vmax + 1) % M: _pad(k, dim[0], M, by_tile)
-    k.apply_opt(Opt(OptOps.UPCAST, _axis(k, dim[0]), M))
+    # a size of at most m is one tile already; a weight gradient's 3 x 3 taps end here too
+    if dim[0].vmax + 1 <= m: raise KernelOptError(f"{dim[0].vmax + 1} is one tile")
+    if (dim[0].vmax + 1) % m: _pad(k, dim[0], m, by_tile)
+    k.apply_opt(Opt(OptOps.UPCAST, _axis(k, dim[0]), m))
     return
   outer, inner = dim
-  if (d:=int(inner.vmax + 1)) % M == 0: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, inner), M))
-  elif M % d == 0:
-    if (outer.vmax + 1) % (M // d): _pad(k, outer, M // d, by_tile)
-    k.apply_opt(Opt(OptOps.UPCAST, _axis(k, outer), M // d))
+  if (d:=int(inner.vmax + 1)) % m == 0: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, inner), m))
+  elif m % d == 0:
+    if (outer.vmax + 1) % (m // d): _pad(k, outer, m // d, by_tile)
+    k.apply_opt(Opt(OptOps.UPCAST, _axis(k, outer), m // d))
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, inner), d))
-  else: raise KernelOptError(f"a tile of {M} doesn't align with a split of {d}")
+  else: raise KernelOptError(f"a tile of {m} doesn't align with a split of {d}")
 
-def _tile_index(idx:UOp, dim:list[UOp]) -> bool:
-  """Whether idx reads by the tile of an output dim: by range // M, or by the outer range of a split and not its inner one. An
-  input transform (XHAT, OLD's too) also reads one buffer at ALPHA^2 places, at tile * M + j."""
+def _tile_index(idx:UOp, dim:list[UOp], m:int) -> bool:
+  """Whether idx reads by the tile of an output dim: by range // m, or by the outer range of a split and not its inner one. An
+  input transform (XHAT, OLD's too) also reads one buffer at alpha^2 places, at tile * m + j."""
   if len(dim) == 1:
-    return any(u.op in (Ops.CDIV, Ops.FLOORDIV) and u.src[0] is dim[0] and u.src[1].op is Ops.CONST and u.src[1].arg == M for u in idx.toposort())
+    return any(u.op in (Ops.CDIV, Ops.FLOORDIV) and u.src[0] is dim[0] and u.src[1].op is Ops.CONST and u.src[1].arg == m for u in idx.toposort())
   return dim[0] in idx.ranges and dim[1] not in idx.ranges
 
-def _output(k:Scheduler) -> tuple[list[list[UOp]], UOp, UOp]|None:
-  """NEW's output transform fused into the conv's consumer: an elementwise kernel that reads one buffer (MHAT) at
-  ALPHA^2 places by the tiles of its two innermost output dims. Those dims (a range, or the two tinygrad split it into), the
-  output channels and MHAT's buffer; None for any other kernel."""
+def _output(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,)) -> tuple[list[list[UOp]], UOp, UOp, int]|None:
+  """NEW's output transform of a tile size whose alpha is in alphas, fused into the conv's consumer: an elementwise kernel that reads
+  one buffer (MHAT) at alpha^2 places by the tiles of its two innermost output dims. Those dims (a range, or the two tinygrad split
+  it into), the output channels, MHAT's buffer and the tile's m (alpha - 2); None for any other kernel."""
   if k.reduceop is not None or k.applied_opts: return None
   reads, stores = Counter(b.src[0] for b in k.bufs), {s.src[0] for s in _stores(k)}
   loads = {buf: n for buf, n in reads.items() if buf not in stores}
   # MHAT, and at most a bias or a residual besides (an epilogue fused after the conv)
-  if (mhat:=next((buf for buf, n in loads.items() if n == ALPHA ** 2), None)) is None or any(n > 2 for b, n in loads.items() if b is not mhat):
+  tile_of = {a ** 2: a - 2 for a in alphas}
+  if (mhat:=next((buf for buf, n in loads.items() if n in tile_of), None)) is None or any(n > 2 for b, n in loads.items() if b is not mhat):
     return None
+  m = tile_of[loads[mhat]]
   dims: dict = {}
   for r in k.rngs: dims.setdefault(r.arg[0], []).append(r)
   spatial = [sorted(d, key=lambda r: r.arg[:-1]) for d in list(dims.values())[-2:]]
   if len(dims) < 3 or any(len(d) > 2 for d in spatial) or len(chans:=list(dims.values())[-3]) != 1: return None
   # NEW's MHAT layout has the output channels innermost (rules._rewrite); OLD's output kernel reads by tiles too, tiles innermost
-  if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
-  return spatial, chans[0], mhat
+  if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d, m) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
+  return spatial, chans[0], mhat, m
 
-def _whole_tiles(k:Scheduler) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
-  """A copy of NEW's output-transform kernel with both spatial dims upcast by whole tiles (_tile), its spatial dims, output channels
-  and MHAT; None for any other kernel, or where the tiles don't apply."""
-  if (found:=_output(k)) is None: return None
-  spatial, c, mhat = found
+def _whole_tiles(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,)) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
+  """A copy of NEW's output-transform kernel (of a tile size whose alpha is in alphas) with both spatial dims upcast by whole tiles
+  (_tile), its spatial dims, output channels and MHAT; None for any other kernel, or where the tiles don't apply."""
+  if (found:=_output(k, alphas)) is None: return None
+  spatial, c, mhat, m = found
   k = k.copy()
   try:
-    for dim in spatial: _tile(k, dim, mhat)
+    for dim in spatial: _tile(k, dim, mhat, m)
   except KernelOptError: return None
   return k, spatial, c, mhat
 
@@ -123,10 +125,14 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # (8,128,128,28) 5.80 -> 2.48, (8,96,96,30) 4.08 -> 2.27 and (8,256,256,14) 10.89 -> 1.12 (padded to whole tiles, where the
 # heuristic's outputs select their coefficients), (4,512,512,7) 0.51 -> 0.49 compiling in 0.6 s instead of 1.3 (the heuristic
 # upcasts 7 whole). Upcasting 4 or 8 channels as well ran 0.30-0.34 ms at 7x7, within 6% at 56x56 and 28x28 and 13-64% slower at
-# 30x30 and 14x14, for 2-5x the compile.
+# 30x30 and 14x14, for 2-5x the compile. Every tile size takes them (m x m tiles): F(2,3), the small convs' tile
+# (bench/results/cpu-output-f23-2026-12-07.md), 0.05 -> 0.02 ms at (1,16,16,32), 0.13 -> 0.04 at (1,32,32,32), 0.07 -> 0.02 at
+# (1,64,64,15), 1.00 -> 0.46 at (8,32,32,32); F(6,3), float64's and bfloat16's (bench/results/cpu-output-f63-2026-12-07.md, float32),
+# 0.26 -> 0.05 at (1,16,16,32) and 8.28 -> 1.09 at (8,64,64,28) (sizes 6 doesn't divide: the heuristic's outputs select their
+# coefficients), 2.12 -> 1.79 at (8,32,32,48), 0.15 -> 0.14 at (2,32,32,30), compiling in up to 0.4 s longer.
 def cpu_output_opts(k:Scheduler) -> Scheduler|None:
   """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU; None for any other kernel."""
-  if k.ren.has_local or (found:=_whole_tiles(k)) is None: return None
+  if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS)) is None: return None
   k, _, c, _ = found
   try:
     loop_innermost(k, k.rngs[_axis(k, c)])

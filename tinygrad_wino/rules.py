@@ -412,8 +412,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
   # alpha^n MHAT values itself: on a CPU ~20 ns an output (10.9 ms at (8,256,256,14)). Where the output is a 2-D conv's stored by
   # an elementwise kernel (its buffer, or a consumer such as a bias, relu or batchnorm), opts.py pads that kernel's spatial dims to
-  # whole tiles (output_transform_opts on a GPU, cpu_output_opts on a CPU: 1.1 ms there, bench/results/cpu-output-innermost-2026-12-07.md;
-  # WINO_OPTS=0 and BEAM leave it to tinygrad). Elsewhere on a CPU (a 1-D or 3-D conv, or an output fused into a reduce such as a
+  # whole tiles (output_transform_opts on a GPU, F(4,3)'s; cpu_output_opts on a CPU, every tile size's: 1.1 ms there,
+  # bench/results/cpu-output-innermost-2026-12-07.md; WINO_OPTS=0 and BEAM leave it to tinygrad). Elsewhere on a CPU (a 1-D or 3-D conv, or an output fused into a reduce such as a
   # global pool's mean, whose kernel gets no opts) a kernel of its own computes whole tiles into a buffer the consumer reads, where
   # the cost model says that pays. On the H100 that buffer cost more than it saved (at 14x14: 38 -> 55-67 us). A size of at most 7
   # is spared: tinygrad's heuristic upcasts such an axis whole (codegen/opt/heuristic.py), which makes the rows constants too (at
