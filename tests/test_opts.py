@@ -183,9 +183,11 @@ def test_cpu_xhat_loops_in_its_layouts_order():
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
 
-@pytest.mark.parametrize("xs,cout,kwargs,epilogue,tile", [((2, 8, 16, 16), 24, dict(padding=1), False, 4), ((1, 8, 13, 11), 16, dict(padding=1), True, 4),
+@pytest.mark.parametrize("xs,cout,kwargs,epilogue,tile", [((2, 8, 16, 16), 24, dict(padding=1), False, 4),
+                                                          ((1, 8, 13, 11), 16, dict(padding=1), True, 4),
                                                           ((2, 4, 12, 10), 8, dict(padding=(0, 2, 1, 0)), True, 4),
-                                                          ((1, 8, 15, 16), 16, dict(padding=1), True, 2), ((2, 8, 16, 13), 8, dict(padding=1), False, 6)])
+                                                          ((1, 8, 15, 16), 16, dict(padding=1), True, 2),
+                                                          ((2, 8, 16, 13), 8, dict(padding=1), False, 6)])
 def test_cpu_output_transform_loops_channels_innermost(xs, cout, kwargs, epilogue, tile):
   # NEW's output transform on the CPU (cpu_output_opts), at every tile size: whole m x m tiles upcast (sizes that m doesn't divide
   # padded to whole tiles, the padded outputs not stored) and the output channels' loop the innermost of its loops, so consecutive
