@@ -6,6 +6,8 @@ import os, sys
 if any(os.environ.get(flag, "0").strip() != "0" for flag in ("WINO", "WINO_OLD")):
   try: import tinygrad_wino  # noqa: F401
   except ValueError as e:
-    # a bad flag value: stop with one line. site.py only warns about an exception, and a SystemExit here is a fatal error dump
+    # a bad flag value: stop with one line. site.py only warns about an exception, and a SystemExit here is a fatal error dump. A
+    # multiprocessing child skips the check (flags.check_environment): only a value that isn't a number stops it here, as such a
+    # value of one of tinygrad's own flags stops tinygrad's import
     sys.stderr.write(f"tinygrad_wino: {e}\n")
     os._exit(2)

@@ -140,6 +140,44 @@ def test_autoload_costs_nothing_without_flags():
   assert r.returncode == 0, r.stderr
   assert "plugin imported: False" in r.stdout and "conv kernels: 1" in r.stdout
 
+CHILD_SCRIPT = """
+import multiprocessing as mp, os, sys
+def identity(v): return v
+def conv(_):
+  from tinygrad import Tensor
+  return Tensor.ones(1, 4, 9, 9).conv2d(Tensor.ones(4, 4, 3, 3), padding=1).numpy()[0, 0, 4, 4]
+if __name__ == "__main__":
+  os.environ[sys.argv[1]] = "1"  # the other flag was set at start: children inherit both
+  with mp.get_context("spawn").Pool(2) as pool:
+    print("pool ran:", pool.map(identity, [1, 2]))
+    try: pool.map(conv, [0])
+    except ValueError as e: print("conv in a child:", e)
+  from tinygrad import Tensor, Context
+  import tinygrad_wino
+  with Context(PARALLEL=2, CACHELEVEL=0): out = Tensor.ones(1, 4, 9, 9).conv2d(Tensor.ones(4, 4, 3, 3), padding=1).numpy()
+  print("parent:", tinygrad_wino.mode(), len(tinygrad_wino.stats.rewritten), float(out[0, 0, 4, 4]))
+"""
+
+@pytest.mark.parametrize("start,later", [("WINO_OLD", "WINO"), ("WINO", "WINO_OLD")])
+def test_a_flag_set_after_start_reaches_children_without_a_hang(start, later, tmp_path):
+  # a program started with one flag that sets the other starts its multiprocessing children with both: a child that stopped at start
+  # (the autoload's one-line exit) was started again by its Pool forever. A child passes the check at start: a Pool's tasks run, a
+  # conv scheduled in a child raises the flags' error in the parent, and tinygrad's parallel compile workers (which import the
+  # plugin for its kernel opts) compile the parent's conv in the parent's mode
+  (script:=tmp_path / "children.py").write_text(CHILD_SCRIPT)  # a file: spawned children import their functions from __main__'s
+  base = {k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD", "WINO_TILE", "WINO_COST", "DEBUG")}
+  r = subprocess.run([sys.executable, str(script), later], env=base | {"PYTHONPATH": str(REPO), start: "1"}, capture_output=True, text=True,
+                     timeout=120, cwd="/")
+  assert r.returncode == 0, r.stderr
+  assert "pool ran: [1, 2]" in r.stdout and "conv in a child: WINO=1 (winograd as a rangeify rewrite) and WINO_OLD=1" in r.stdout
+  assert f"parent: {'new' if start == 'WINO' else 'old'} {int(start == 'WINO')} 36.0" in r.stdout, r.stdout
+
+def test_multiprocessing_child_command_lines():
+  from tinygrad_wino.flags import multiprocessing_child
+  assert multiprocessing_child(["python", "-B", "-c", "from multiprocessing.spawn import spawn_main; spawn_main()", "--multiprocessing-fork"])
+  assert multiprocessing_child(["python", "-B", "-c", "from multiprocessing.resource_tracker import main;main(5)"])
+  assert not multiprocessing_child(["python", "script.py"]) and not multiprocessing_child(["python", "-c", "import multiprocessing"])
+
 @pytest.mark.parametrize("env,flag", [({"WINO": "abc"}, "WINO"), ({"WINO": "1", "WINO_OLD": "1"}, "WINO_OLD"),
                                       ({"WINO": "1", "WINO_TILE": "5"}, "WINO_TILE"), ({"WINO": "1", "WINO_COST": "2"}, "WINO_COST"),
                                       ({"WINO": ""}, "WINO"), ({"WINO": "1", "WINO_COST": ""}, "WINO_COST")])
