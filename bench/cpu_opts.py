@@ -8,8 +8,8 @@ kernel's time, the whole conv's (or its gradients'), the kernel's compile time a
 a markdown table.
 (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone.)
 
-  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6] [--match RE]
-                           [--out bench/results/cpu-<kernel>-opts-<date>.md]
+  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6] [--dims 1|2]
+                           [--match RE] [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
 import argparse, datetime, os, re, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
@@ -23,7 +23,7 @@ from tinygrad_wino.tg import Opt, OptOps, AxisType, KernelOptError
 U, R, T = OptOps.UPCAST, OptOps.UNROLL, OptOps.THREAD
 # XHAT's and the output transform's candidates at every tile size opts.py takes on a CPU
 def find_xhat(k): return opts._xhat(k, opts.CPU_ALPHAS)
-def find_output(k): return opts._output(k, opts.CPU_ALPHAS)
+def find_output(k): return opts._output(k, opts.CPU_ALPHAS, (1, 2))
 
 def mhat(k, block:tuple[int, int, int]) -> None:
   # (n, m, k unroll): the opts go on MHAT's axes batch 0, n 1, m 2 and its one reduce, threads over the tile positions
@@ -125,6 +125,7 @@ def main() -> int:
   p.add_argument("--shapes", default="8,64,64,56;8,128,128,28;8,256,256,14;4,512,512,7", help="B,Cin,Cout,H;...")
   p.add_argument("--runs", type=int, default=5)
   p.add_argument("--tile", type=int, default=4, choices=(2, 4, 6), help="m of F(m,3)")
+  p.add_argument("--dims", type=int, default=2, choices=(1, 2), help="the conv's spatial dims (H, or H x H)")
   p.add_argument("--match", default="", help="only the candidates whose name has a match of this regex (opts.py's and the heuristic always)")
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
@@ -139,17 +140,17 @@ def main() -> int:
                     "UNROLL k), tinygrad's CPU threads over the tile positions; conv ms: all the gradients' kernels; error: the weight "
                     "gradient's"}[args.kernel]
   lines = [f"# NEW's {args.kernel.upper()} opts on the CPU, {datetime.date.today().isoformat()}", "",
-           f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F({args.tile},3), float32, median of {args.runs} runs "
-           f"after one, round-robin; {what}; compile: the kernel's (codegen and clang); {opts.cpu_vector_registers()} vector "
-           f"registers (opts.cpu_vector_registers).", "",
+           f"`python bench/cpu_opts.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F({args.tile},3), {args.dims}-D, float32, median of "
+           f"{args.runs} runs after one, round-robin; {what}; compile: the kernel's (codegen and clang); {opts.cpu_vector_registers()} "
+           f"vector registers (opts.cpu_vector_registers).", "",
            f"| shape (B,Cin,Cout,H) | opts | {args.kernel.upper()} ms | conv ms | kernel compile ms | error vs heuristic |",
            "|---|---|---|---|---|---|"]
   print("\n".join(lines))
   for s in args.shapes.split(";"):
     b, cin, cout, h = map(int, s.split(","))
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((b, cin, h, h)).astype(np.float32)).realize()
-    w = Tensor((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin ** 0.5)).astype(np.float32)).realize()
+    x = Tensor(rng.standard_normal((b, cin, *[h] * args.dims)).astype(np.float32)).realize()
+    w = Tensor((rng.standard_normal((cout, cin, *[3] * args.dims)) / (3 ** (args.dims / 2) * cin ** 0.5)).astype(np.float32)).realize()
     built = {}
     try:
       mine = {name: arg for name, arg in KINDS[args.kernel][2].items() if re.search(args.match, name)}

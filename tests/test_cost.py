@@ -52,13 +52,16 @@ def test_wino_cost_0_rewrites_every_eligible_conv_a_small_one_at_f23():
   assert len(rewritten) == 1 and not skipped and "F(2,3)" in rewritten[0]
 
 def test_the_cpu_output_transform_runs_over_whole_tiles_where_no_opts_pad_it():
-  # tinygrad splits an output range into whole tiles itself only where 4 divides its size. A 2-D conv's output stored by an
-  # elementwise kernel gets whole tiles from opts.cpu_output_opts (its sizes padded); a 1-D conv's, or one fused into a reduce (a
+  # tinygrad splits an output range into whole tiles itself only where 4 divides its size. A 1-D or 2-D conv's output stored by an
+  # elementwise kernel gets whole tiles from opts.cpu_output_opts (its sizes padded); a 3-D conv's, or one fused into a reduce (a
   # global pool's mean), gets a kernel of its own over whole tiles on a CPU
   assert "output transform over whole tiles" not in schedule_conv(8, 64, 64, 30)[0][0]
   assert "output transform over whole tiles" not in schedule_conv(8, 64, 64, 28)[0][0]
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"): Tensor.empty(8, 64, 31).conv2d(Tensor.empty(64, 64, 3), padding=1).schedule_linear()
+  assert len(tinygrad_wino.stats.rewritten) == 1 and "output transform over whole tiles" not in tinygrad_wino.stats.rewritten[0]
   for make in (lambda: Tensor.empty(8, 64, 30, 30).conv2d(Tensor.empty(64, 64, 3, 3), padding=1).mean((2, 3)),
-               lambda: Tensor.empty(8, 64, 31).conv2d(Tensor.empty(64, 64, 3), padding=1)):
+               lambda: Tensor.empty(2, 16, 10, 9, 10).conv2d(Tensor.empty(16, 16, 3, 3, 3), padding=1)):
     tinygrad_wino.stats.reset()
     with tinygrad_wino.using("new"): make().schedule_linear()
     assert len(tinygrad_wino.stats.rewritten) == 1 and "output transform over whole tiles" in tinygrad_wino.stats.rewritten[0]

@@ -97,11 +97,12 @@ CPU_CASES = [("conv", _conv((8, 64, 14, 14))),
 def test_cpu_opts_touch_only_news_kernels():
   # on the CPU, NEW's MHATs get register-blocked opts (the forward conv's, which the input gradient's shares here, and the weight
   # gradient's) and its input transforms consecutive tiles an iteration (the forward conv's XHAT, the weight gradient's XHAT and
-  # its transform of the upstream gradient), the output transforms of 2-D convs whole tiles with the channels' loop innermost (the
-  # forward conv's and the input gradient's; a 1-D conv's and a weight gradient's keep the heuristic); OLD's kernels, a Linear and a
-  # batched matmul keep tinygrad's heuristic
+  # its transform of the upstream gradient), the output transforms of 1-D and 2-D convs whole tiles with the channels' loop innermost
+  # (the forward conv's and the input gradient's; a weight gradient's keeps the heuristic); OLD's kernels, a Linear and a batched
+  # matmul keep tinygrad's heuristic
   assert _opts_hits(CPU_CASES) == [("new", "conv", "cpu_xhat_opts"), ("new", "conv", "mhat_opts"), ("new", "conv", "cpu_output_opts"),
-                                   ("new", "conv1d", "cpu_xhat_opts"), ("new", "conv1d", "mhat_opts"), ("new", "grads", "cpu_xhat_opts"),
+                                   ("new", "conv1d", "cpu_xhat_opts"), ("new", "conv1d", "mhat_opts"), ("new", "conv1d", "cpu_output_opts"),
+                                   ("new", "grads", "cpu_xhat_opts"),
                                    ("new", "grads", "mhat_opts"), ("new", "grads", "cpu_output_opts"), ("new", "grads", "cpu_xhat_opts"),
                                    ("new", "grads", "cpu_xhat_opts"), ("new", "grads", "mhat_opts"), ("new", "grads", "cpu_output_opts")]
   assert _opts_hits(CPU_CASES, ("new",), opts=0) == []
@@ -187,26 +188,30 @@ def test_cpu_xhat_loops_in_its_layouts_order():
                                                           ((1, 8, 13, 11), 16, dict(padding=1), True, 4),
                                                           ((2, 4, 12, 10), 8, dict(padding=(0, 2, 1, 0)), True, 4),
                                                           ((1, 8, 15, 16), 16, dict(padding=1), True, 2),
-                                                          ((2, 8, 16, 13), 8, dict(padding=1), False, 6)])
+                                                          ((2, 8, 16, 13), 8, dict(padding=1), False, 6),
+                                                          ((2, 8, 30), 16, dict(padding=1), True, 4), ((1, 4, 41), 8, dict(padding=2), False, 2),
+                                                          ((2, 8, 40), 8, dict(padding=1), True, 6)])
 def test_cpu_output_transform_loops_channels_innermost(xs, cout, kwargs, epilogue, tile):
-  # NEW's output transform on the CPU (cpu_output_opts), at every tile size: whole m x m tiles upcast (sizes that m doesn't divide
-  # padded to whole tiles, the padded outputs not stored) and the output channels' loop the innermost of its loops, so consecutive
-  # iterations read consecutive values of MHAT (channels innermost there). A bias and relu fused after the transform stay right; the
-  # output with the opts and without agree to rounding and match float64
+  # NEW's output transform on the CPU (cpu_output_opts), at every tile size, of a 2-D or a 1-D conv: whole tiles of m a dim upcast
+  # (sizes that m doesn't divide padded to whole tiles, the padded outputs not stored) and the output channels' loop the innermost of
+  # its loops, so consecutive iterations read consecutive values of MHAT (channels innermost there). A bias and relu fused after the
+  # transform stay right; the output with the opts and without agree to rounding and match float64
   rng = np.random.default_rng(4)
-  x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((cout, xs[1], 3, 3)) / 5).astype(np.float32), np.arange(cout) - cout / 2
+  nd = len(xs) - 2
+  x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((cout, xs[1], *[3] * nd)) / 5).astype(np.float32)
+  b = np.arange(cout) - cout / 2
   loops = []
   def spy(k):
     if (mine:=cpu_output_opts(k)) is not None:
       loops.append([int(r.vmax + 1) for r in mine.rngs if r.arg[-1] not in (tg.AxisType.UPCAST, tg.AxisType.THREAD)])
-      assert sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.UPCAST)[-2:] == [tile, tile], mine.applied_opts
+      assert sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.UPCAST)[-nd:] == [tile] * nd, mine.applied_opts
   def conv():
     out = Tensor(x).conv2d(Tensor(w), Tensor(b.astype(np.float32)) if epilogue else None, **kwargs)
     return out.relu() if epilogue else out
   outs = _new_with_and_without_opts(conv, spy, tile=tile)
   assert loops and all(lp == loops[0] for lp in loops) and loops[0][-1] == cout, loops
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
-  if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
+  if epilogue: ref = np.maximum(ref + b.reshape(-1, *[1] * nd), 0)
   # F(6,3)'s coefficients (up to 32) move the last bits further where, without the opts, each output selects its coefficients (13 wide)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING * (4 if tile == 6 else 1)
 

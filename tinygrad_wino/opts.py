@@ -68,30 +68,31 @@ def _tile_index(idx:UOp, dim:list[UOp], m:int) -> bool:
     return any(u.op in (Ops.CDIV, Ops.FLOORDIV) and u.src[0] is dim[0] and u.src[1].op is Ops.CONST and u.src[1].arg == m for u in idx.toposort())
   return dim[0] in idx.ranges and dim[1] not in idx.ranges
 
-def _output(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,)) -> tuple[list[list[UOp]], UOp, UOp, int]|None:
-  """NEW's output transform of a tile size whose alpha is in alphas, fused into the conv's consumer: an elementwise kernel that reads
-  one buffer (MHAT) at alpha^2 places by the tiles of its two innermost output dims. Those dims (a range, or the two tinygrad split
-  it into), the output channels, MHAT's buffer and the tile's m (alpha - 2); None for any other kernel."""
+def _output(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), ndims:tuple[int, ...]=(2,)) -> tuple[list[list[UOp]], UOp, UOp, int]|None:
+  """NEW's output transform of a tile size whose alpha is in alphas, of a conv of n spatial dims (n in ndims, 1 or 2), fused into the
+  conv's consumer: an elementwise kernel that reads one buffer (MHAT) at alpha^n places by the tiles of its n innermost output dims.
+  Those dims (a range, or the two tinygrad split it into), the output channels, MHAT's buffer and the tile's m (alpha - 2); None for
+  any other kernel."""
   if k.reduceop is not None or k.applied_opts: return None
   reads, stores = Counter(b.src[0] for b in k.bufs), {s.src[0] for s in _stores(k)}
   loads = {buf: n for buf, n in reads.items() if buf not in stores}
-  # MHAT, and at most a bias or a residual besides (an epilogue fused after the conv)
-  tile_of = {a ** 2: a - 2 for a in alphas}
+  # MHAT, and at most a bias or a residual besides (an epilogue fused after the conv); alpha^n tells alpha and n apart for n of 1 and 2
+  tile_of = {a ** n: (a - 2, n) for a in alphas for n in ndims if n in (1, 2)}
   if (mhat:=next((buf for buf, n in loads.items() if n in tile_of), None)) is None or any(n > 2 for b, n in loads.items() if b is not mhat):
     return None
-  m = tile_of[loads[mhat]]
+  m, n = tile_of[loads[mhat]]
   dims: dict = {}
   for r in k.rngs: dims.setdefault(r.arg[0], []).append(r)
-  spatial = [sorted(d, key=lambda r: r.arg[:-1]) for d in list(dims.values())[-2:]]
-  if len(dims) < 3 or any(len(d) > 2 for d in spatial) or len(chans:=list(dims.values())[-3]) != 1: return None
+  spatial = [sorted(d, key=lambda r: r.arg[:-1]) for d in list(dims.values())[-n:]]
+  if len(dims) < n + 1 or any(len(d) > 2 for d in spatial) or len(chans:=list(dims.values())[-n - 1]) != 1: return None
   # NEW's MHAT layout has the output channels innermost (rules._rewrite); OLD's output kernel reads by tiles too, tiles innermost
   if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d, m) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
   return spatial, chans[0], mhat, m
 
-def _whole_tiles(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,)) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
-  """A copy of NEW's output-transform kernel (of a tile size whose alpha is in alphas) with both spatial dims upcast by whole tiles
+def _whole_tiles(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), ndims:tuple[int, ...]=(2,)) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
+  """A copy of NEW's output-transform kernel (_output's, of these alphas and spatial dims) with its spatial dims upcast by whole tiles
   (_tile), its spatial dims, output channels and MHAT; None for any other kernel, or where the tiles don't apply."""
-  if (found:=_output(k, alphas)) is None: return None
+  if (found:=_output(k, alphas, ndims)) is None: return None
   spatial, c, mhat, m = found
   k = k.copy()
   try:
@@ -129,10 +130,14 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # (bench/results/cpu-output-f23-2026-12-07.md), 0.05 -> 0.02 ms at (1,16,16,32), 0.13 -> 0.04 at (1,32,32,32), 0.07 -> 0.02 at
 # (1,64,64,15), 1.00 -> 0.46 at (8,32,32,32); F(6,3), float64's and bfloat16's (bench/results/cpu-output-f63-2026-12-07.md, float32),
 # 0.26 -> 0.05 at (1,16,16,32) and 8.28 -> 1.09 at (8,64,64,28) (sizes 6 doesn't divide: the heuristic's outputs select their
-# coefficients), 2.12 -> 1.79 at (8,32,32,48), 0.15 -> 0.14 at (2,32,32,30), compiling in up to 0.4 s longer.
+# coefficients), 2.12 -> 1.79 at (8,32,32,48), 0.15 -> 0.14 at (2,32,32,30), compiling in up to 0.4 s longer. So does a 1-D conv's,
+# tiles of m (bench/results/cpu-output-1d-2026-12-07.md): 4.10 -> 1.17 ms at (8,64,64,3000), 3.76 -> 0.74 at (8,128,128,1000), 0.59
+# -> 0.26 at (4,256,256,256); where m doesn't divide the size the whole conv ran 15-19% faster than with the output transform as a
+# kernel over whole tiles (rules._rewrite) and the consumer's copy: 17.3 -> 14.1 ms at (8,64,64,3001), 17.5-17.9 -> 14.8 at
+# (8,128,128,999). A 3-D conv's (alpha^3 reads a tile) is left to that kernel.
 def cpu_output_opts(k:Scheduler) -> Scheduler|None:
   """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU; None for any other kernel."""
-  if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS)) is None: return None
+  if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS, (1, 2))) is None: return None
   k, _, c, _ = found
   try:
     loop_innermost(k, k.rngs[_axis(k, c)])

@@ -410,15 +410,15 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     return kron(mhat_at, (out_mat,)*n, rows, fdt)
   # the output: At at row p % m of tile p // m (G^T at row p for a weight gradient). tinygrad splits a range p into (p // m, p % m),
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
-  # alpha^n MHAT values itself: on a CPU ~20 ns an output (10.9 ms at (8,256,256,14)). Where the output is a 2-D conv's stored by
-  # an elementwise kernel (its buffer, or a consumer such as a bias, relu or batchnorm), opts.py pads that kernel's spatial dims to
-  # whole tiles (output_transform_opts on a GPU, F(4,3)'s; cpu_output_opts on a CPU, every tile size's: 1.1 ms there,
-  # bench/results/cpu-output-innermost-2026-12-07.md; WINO_OPTS=0 and BEAM leave it to tinygrad). Elsewhere on a CPU (a 1-D or 3-D
-  # conv, or an output fused into a reduce such as a global pool's mean, whose kernel gets no opts) a kernel of its own computes
+  # alpha^n MHAT values itself: on a CPU ~20 ns an output (10.9 ms at (8,256,256,14)). Where the output is a 2-D conv's (on a CPU
+  # also a 1-D conv's) stored by an elementwise kernel (its buffer, or a consumer such as a bias, relu or batchnorm), opts.py pads
+  # that kernel's spatial dims to whole tiles (output_transform_opts on a GPU, F(4,3)'s; cpu_output_opts on a CPU, every tile size's:
+  # 1.1 ms there, bench/results/cpu-output-innermost-2026-12-07.md; WINO_OPTS=0 and BEAM leave it to tinygrad). Elsewhere on a CPU (a
+  # 3-D conv, or an output fused into a reduce such as a global pool's mean, whose kernel gets no opts) a kernel of its own computes
   # whole tiles into a buffer the consumer reads, where the cost model says that pays. On the H100 that buffer cost more than it saved
   # (at 14x14: 38 -> 55-67 us). A size of at most 7 is spared: tinygrad's heuristic upcasts such an axis whole
   # (codegen/opt/heuristic.py), which makes the rows constants too (at 7x7, 0.25 ms fused, 0.62 ms as whole tiles).
-  padded_by_opts = n == 2 and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
+  padded_by_opts = (n == 2 or n == 1 and not on_gpu) and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
   if not wg and not padded_by_opts and any(s % w.m and s > 7 for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
     tb, tx, to = ctx.copies(both), ctx.copies(x_only), ctx.copies(o_only)
     tt = ctx.ranges([t for pair in zip([math.ceil(s / w.m) for s in sizes], [w.m]*n) for t in pair])
