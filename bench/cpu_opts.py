@@ -50,7 +50,7 @@ def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
 
 def output(k, arg:tuple[int, str]) -> None:
   # (channels an iteration, where tinygrad's CPU threads go: the first axis they divide, or channels; or "innermost": the
-  # channels' loop innermost, threads on the first axis): whole m x m tiles upcast
+  # channels' loop innermost, threads on the first axis): whole tiles (m a dim) upcast
   spatial, c, mhat, m = find_output(k)
   for dim in spatial: opts._tile(k, dim, mhat, m)
   if arg[0] > 1:
@@ -130,7 +130,7 @@ def main() -> int:
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
-          "output": "the output transform fused into the conv's output: whole m x m tiles upcast (padded to whole tiles where m doesn't "
+          "output": "the output transform fused into the conv's output: whole tiles (m a dim) upcast (padded to whole tiles where m doesn't "
                     "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
                     "channels' loop innermost",
           "xhat": "opts as tiles of a row upcast (a row they don't divide padded, where the name says so) and the alpha^2 positions "

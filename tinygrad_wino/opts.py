@@ -77,7 +77,8 @@ def _output(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), ndims:tuple[int, ...]=
   reads, stores = Counter(b.src[0] for b in k.bufs), {s.src[0] for s in _stores(k)}
   loads = {buf: n for buf, n in reads.items() if buf not in stores}
   # MHAT, and at most a bias or a residual besides (an epilogue fused after the conv); alpha^n tells alpha and n apart for n of 1 and 2
-  tile_of = {a ** n: (a - 2, n) for a in alphas for n in ndims if n in (1, 2)}
+  # (not 3: 4^3 = 8^2)
+  tile_of = {a ** n: (a - 2, n) for a in alphas for n in ndims}
   if (mhat:=next((buf for buf, n in loads.items() if n in tile_of), None)) is None or any(n > 2 for b, n in loads.items() if b is not mhat):
     return None
   m, n = tile_of[loads[mhat]]
