@@ -230,12 +230,13 @@ CPU_ALPHAS = (4, 6, 8)
 # the same compile. A row of 4 (8,128,128,16) ran 0.70 -> 1.44 that way and keeps the rule. 8 tiles an iteration compiled 1.5-2x longer.
 XHAT_SPLIT_PART = 3
 
-# A row of an odd count of more than 8 tiles (no 4 or 2 divides it) kept tinygrad's heuristic, which stores one tile an iteration.
-# Where XHAT outgrows the caches (XHAT_CACHED), its tiles padded to a multiple of 4 (the padded ones not stored) and upcast by 4, the
-# first alpha dim whole and the last looping, ran 12-27% faster: bench/cpu_opts.py --kernel xhat, round-robin
-# (bench/results/cpu-xhat-odd-rows-2026-12-07.md, heuristic -> this, XHAT ms): 11 tiles (8,64,64,44) 5.96 -> 4.37, 13 (8,64,64,52)
-# 8.36 -> 7.10, 19 (4,64,64,76) 7.63 -> 6.20, compiling in 1.8-1.9 s instead of 0.8-0.9. At 9 tiles (8,32,32,36), under XHAT_CACHED,
-# every padded candidate ran slower. Measured at F(4,3) 2-D.
+# A row of an odd count of more than 8 tiles (no 4 or 2 divides it) keeps tinygrad's heuristic, which stores one tile an iteration.
+# Padding such a row to 4s (the padded tiles not stored), upcast by 4, the first alpha dim whole and the last looping, ran XHAT
+# 12-27% faster at batch 8 and at (4,64,64,76) (bench/cpu_opts.py --kernel xhat, bench/results/cpu-xhat-odd-rows-2026-12-07.md:
+# (8,64,64,44) 5.96 -> 4.37 ms, (8,64,64,52) 8.36 -> 7.10, (4,64,64,76) 7.63 -> 6.20) at twice the compile (1.8-1.9 s), and slower at
+# 9 tiles (8,32,32,36). As a rule (13d05f6: where XHAT passes XHAT_CACHED) it slowed the gradients at batch 4: (4,64,64,52) 30.77
+# -> 32.33 ms, its XHAT 3.08 -> 3.45, (4,64,64,44) 21.00 -> 21.79, compiling 5.1 -> 7.5-7.8 s (bench/grads.py,
+# cpu-grads-odd-rows{-base,}-2026-12-07.md). Where it pays isn't XHAT_CACHED's boundary; not adopted (reverted).
 
 def _most_elements(k:Scheduler) -> int: return math.prod(int(s.vmax) if isinstance(s, UOp) else s for s in k.full_shape)  # symbolic at its largest
 
@@ -259,21 +260,17 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
   if k.ren.has_local or (found:=_xhat(k, CPU_ALPHAS, upstream=True)) is None: return None
   alpha, stored = found
   size, a = int(stored[0].vmax + 1), int(alpha[0].vmax + 1)
-  f43, pad = a == ALPHA and len(alpha) == 2, False
   if (u:=next((u for u in XHAT_ROW_UPCASTS if size % u == 0), None)) is None:
-    # an odd row: the whole row up to 8 tiles, past that (a 2-D F(4,3) outgrowing the caches) padded to 4s (the comment above)
-    if size > 8 and f43 and _most_elements(k) >= XHAT_CACHED: u, pad = 4, True
-    elif size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
-    else: u = size
+    if size > 8 or (a < 8 and _most_elements(k) < XHAT_CACHED): return None
+    u = size
   # past XHAT_LANES the last alpha dim loops (the transform's last contracted); 2 and 4 tiles an iteration loop the first (above),
   # except 4 tiles of a longer row of a 2-D F(4,3), where the first is upcast by XHAT_SPLIT_PART (its rest a loop outside the others)
-  # and the last loops (XHAT_SPLIT_PART's comment), and a padded odd row, whose first is upcast whole and the last loops
-  part = XHAT_SPLIT_PART if u == 4 and size > u and f43 and not pad else 0
-  loop = alpha[-1] if part or pad or u * a ** len(alpha) > XHAT_LANES else alpha[0] if u in XHAT_ROW_UPCASTS and len(alpha) > 1 else None
+  # and the last loops (XHAT_SPLIT_PART's comment)
+  part = XHAT_SPLIT_PART if u == 4 and size > u and a == ALPHA and len(alpha) == 2 else 0
+  loop = alpha[-1] if part or u * a ** len(alpha) > XHAT_LANES else alpha[0] if u in XHAT_ROW_UPCASTS and len(alpha) > 1 else None
   k = k.copy()
   try:
     tiles = loops_in_store_order(k, stored, [loop] if loop is not None else [])[0]
-    if pad: k.apply_opt(Opt(OptOps.PADTO, _axis(k, tiles), u))
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, tiles), u))
     for r in alpha:
       if r is not loop: k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), part if r is alpha[0] else 0))
