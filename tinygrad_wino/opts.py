@@ -18,6 +18,9 @@ from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, Op
 
 ALPHA = 6  # F(4,3), the tile measured on the GPU; F(2,3)'s small convs are launch-bound there and F(6,3)'s bfloat16/float64 ones rare
 OLD_ALPHA = 6  # tinygrad's own winograd (OLD) is F(4,3): a kernel of another alpha is none of OLD's
+# the spatial dims of the convs whose output transform, fused into an elementwise consumer, the opts pad to whole tiles (on a GPU
+# F(4,3)'s, the one searched; on a CPU every tile size's). rules._rewrite reads them: elsewhere it may give the transform a kernel of its own
+GPU_OUTPUT_NDIMS, CPU_OUTPUT_NDIMS = (2,), (1, 2)
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
 def _stores(k:Scheduler) -> list[UOp]: return [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
@@ -68,7 +71,7 @@ def _tile_index(idx:UOp, dim:list[UOp], m:int) -> bool:
     return any(u.op in (Ops.CDIV, Ops.FLOORDIV) and u.src[0] is dim[0] and u.src[1].op is Ops.CONST and u.src[1].arg == m for u in idx.toposort())
   return dim[0] in idx.ranges and dim[1] not in idx.ranges
 
-def _output(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), ndims:tuple[int, ...]=(2,)) -> tuple[list[list[UOp]], UOp, UOp, int]|None:
+def _output(k:Scheduler, alphas:tuple[int, ...], ndims:tuple[int, ...]) -> tuple[list[list[UOp]], UOp, UOp, int]|None:
   """NEW's output transform of a tile size whose alpha is in alphas, of a conv of n spatial dims (n in ndims, 1 or 2), fused into the
   conv's consumer: an elementwise kernel that reads one buffer (MHAT) at alpha^n places by the tiles of its n innermost output dims.
   Those dims (a range, or the two tinygrad split it into), the output channels, MHAT's buffer and the tile's m (alpha - 2); None for
@@ -90,7 +93,7 @@ def _output(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), ndims:tuple[int, ...]=
   if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d, m) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
   return spatial, chans[0], mhat, m
 
-def _whole_tiles(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), ndims:tuple[int, ...]=(2,)) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
+def _whole_tiles(k:Scheduler, alphas:tuple[int, ...], ndims:tuple[int, ...]) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
   """A copy of NEW's output-transform kernel (_output's, of these alphas and spatial dims) with its spatial dims upcast by whole tiles
   (_tile), its spatial dims, output channels and MHAT; None for any other kernel, or where the tiles don't apply."""
   if (found:=_output(k, alphas, ndims)) is None: return None
@@ -103,7 +106,7 @@ def _whole_tiles(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), ndims:tuple[int, 
 
 def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
-  if not k.ren.has_local or (found:=_whole_tiles(k)) is None: return None
+  if not k.ren.has_local or (found:=_whole_tiles(k, (ALPHA,), GPU_OUTPUT_NDIMS)) is None: return None
   k, spatial, c, mhat = found
   try:
     # the tiles of a row: what remains of the innermost output dim after _tile
@@ -138,7 +141,7 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # (8,128,128,999). A 3-D conv's (alpha^3 reads a tile) is left to that kernel.
 def cpu_output_opts(k:Scheduler) -> Scheduler|None:
   """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU; None for any other kernel."""
-  if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS, (1, 2))) is None: return None
+  if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS, CPU_OUTPUT_NDIMS)) is None: return None
   k, _, c, _ = found
   try:
     loop_innermost(k, k.rngs[_axis(k, c)])

@@ -13,6 +13,7 @@ from typing import Callable
 from tinygrad_wino.cost import GPU, Work, SMALL_CONV_MACS, decide, device_class, tiled_output_pays
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
+from tinygrad_wino.opts import CPU_OUTPUT_NDIMS, GPU_OUTPUT_NDIMS
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
   simplify_loads, simplify_each
 
@@ -418,7 +419,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # whole tiles into a buffer the consumer reads, where the cost model says that pays. On the H100 that buffer cost more than it saved
   # (at 14x14: 38 -> 55-67 us). A size of at most 7 is spared: tinygrad's heuristic upcasts such an axis whole
   # (codegen/opt/heuristic.py), which makes the rows constants too (at 7x7, 0.25 ms fused, 0.62 ms as whole tiles).
-  padded_by_opts = (n == 2 or n == 1 and not on_gpu) and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
+  padded_by_opts = n in (GPU_OUTPUT_NDIMS if on_gpu else CPU_OUTPUT_NDIMS) and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
   if not wg and not padded_by_opts and any(s % w.m and s > 7 for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
     tb, tx, to = ctx.copies(both), ctx.copies(x_only), ctx.copies(o_only)
     tt = ctx.ranges([t for pair in zip([math.ceil(s / w.m) for s in sizes], [w.m]*n) for t in pair])
