@@ -4,7 +4,7 @@ list of opts is applied to that kernel of NEW's conv (F(4,3)), only that kernel 
 runtime's timer, median of --runs after 2) and the conv's output against the heuristic's are printed as a markdown table, the
 fastest first, with tinygrad's heuristic and opts.py's own choice among the rows. opts.py's rules come from these searches.
 
-  DEV=CUDA python bench/opts_search.py --kernel xhat --shapes "64,64,64,112;32,128,128,28" [--dtype float16] [--out file.md]
+  DEV=CUDA python bench/opts_search.py --kernel xhat --shapes "64,64,64,112;32,128,128,28" [--dtype float16] [--dims 1|2] [--out file.md]
 
 Candidates: xhat (tiles a thread, threads along tiles, threads along channels[, 1: only the last alpha dim upcast]); mhat
 (tensor-core tiles a warp along the output channels and along the tiles, warps a block along the output channels); output
@@ -12,7 +12,7 @@ Candidates: xhat (tiles a thread, threads along tiles, threads along channels[, 
 gradients (outputs a thread along each channel dim, the reduce unrolled, threads splitting the reduce, threads along each
 channel dim).
 """
-import argparse, datetime, itertools, os, shlex, statistics, sys
+import argparse, datetime, functools, itertools, os, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
 os.environ["CACHELEVEL"] = "0"
 import numpy as np
@@ -37,9 +37,11 @@ def mhat(k, found, um:int, un:int, lm:int):
   if un > 1: rngs[1] = k.apply_opt(Opt(OptOps.UPCAST, k.rngs.index(rngs[1]), un))[0]
   if lm > 1: k.apply_opt(Opt(OptOps.LOCAL, k.rngs.index(rngs[0]), lm))
 
+# the output transform of F(4,3) of a conv of `dims` spatial dims (opts.py's opts take GPU_OUTPUT_NDIMS' alone)
+def find_output(k, dims:int): return opts._output(k, (opts.ALPHA,), (dims,))
 def output(k, found, u:int, t:int, tx:int):
-  spatial, c, mhat = found
-  for dim in spatial: opts._tile(k, dim, mhat)
+  spatial, c, mhat, m = found
+  for dim in spatial: opts._tile(k, dim, mhat, m)
   if u > 1: c = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, c), u))[0]
   k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, c), t))
   # threads along the row's tiles too: a warp then writes whole rows of adjacent tiles
@@ -62,7 +64,7 @@ def wgmhat(k, found, um:int, un:int, uk:int, g:int, lm:int, ln:int=1):
 KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, [*itertools.product((1, 2, 4), (8, 16, 32), (1, 2, 4)),
                                                      *itertools.product((1,), (8, 16, 32), (1, 2, 4), (1,))]),
          "mhat": (opts._mhat, opts.mhat_tensor_core_opts, mhat, itertools.product((2, 4, 8), (1, 2, 4), (1, 2, 4))),
-         "output": (opts._output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8))),
+         "output": (find_output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8))),
          # searched in the conv's gradients (of the sum of its squared output)
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), opts.wg_mhat_opts, wgmhat,
                     [*itertools.product((1, 2, 4), (1, 2, 4), (1, 4), (0, 16, 32), (1, 16)),
@@ -71,26 +73,29 @@ KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, [*itertools.product((1, 2, 4
 def main() -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--kernel", choices=KINDS, required=True)
-  p.add_argument("--shapes", default="32,256,256,14", help="B,Cin,Cout,H;... (3x3 conv, padding 1)")
+  p.add_argument("--shapes", default="32,256,256,14", help="B,Cin,Cout,H;... (3x3 conv, padding 1; with --dims 1 B,Cin,Cout,L)")
+  p.add_argument("--dims", type=int, default=2, choices=(1, 2), help="the conv's spatial dims: 2 (H x H, 3x3) or 1 (L, 3 taps)")
   p.add_argument("--dtype", default="float16")
   p.add_argument("--runs", type=int, default=10)
   p.add_argument("--top", type=int, default=8, help="candidates shown a shape, besides the heuristic and opts.py")
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
   find, mine, apply, space = KINDS[args.kernel]
+  if find is find_output: find = functools.partial(find, dims=args.dims)
   space, dt = list(space), getattr(dtypes, args.dtype)
   lines = [f"# Opts search for NEW's {args.kernel} kernel, {Device.DEFAULT}, {datetime.date.today().isoformat()}", "",
-           f"`python bench/opts_search.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), {args.dtype}, the kernel's time "
+           f"`python bench/opts_search.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: F(4,3), {args.dims}-D, {args.dtype}, the kernel's time "
            f"(median of {args.runs} "
            f"runs after 2) with each candidate and its compile (codegen and the device compiler, one kernel); {len(space)} candidates a shape, "
            "those that apply shown fastest first.", "",
-           "| shape (B,Cin,Cout,H) | opts | kernel | us | compile ms | conv vs heuristic |", "|---|---|---|---|---|---|"]
+           f"| shape (B,Cin,Cout,{'H' if args.dims == 2 else 'L'}) | opts | kernel | us | compile ms | conv vs heuristic |",
+           "|---|---|---|---|---|---|"]
   print("\n".join(lines))
   for s in args.shapes.split(";"):
     b, cin, cout, h = map(int, s.split(","))
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((b, cin, h, h)).astype(np.float32)).cast(dt).realize()
-    w = Tensor((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin ** 0.5)).astype(np.float32)).cast(dt).realize()
+    x = Tensor(rng.standard_normal((b, cin, *[h] * args.dims)).astype(np.float32)).cast(dt).realize()
+    w = Tensor((rng.standard_normal((cout, cin, *[3] * args.dims)) / (3 ** (args.dims / 2) * cin ** 0.5)).astype(np.float32)).cast(dt).realize()
     tg.clear_caches()
     rows, last, ref = [], set(), None
     # the heuristic and opts.py's choice again at the end: a shape's first rows can read slow (the GPU after a full compile)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Phase-by-phase timing of 3x3 convs: NEW (tinygrad_wino's rangeify rewrite), OLD (tinygrad's tensor-level WINO=1) and direct conv.
+"""Phase-by-phase timing of 3x3 convs (--dims 1: 1-D convs of 3 taps): NEW (tinygrad_wino's rangeify rewrite), OLD (tinygrad's
+tensor-level WINO=1) and direct conv.
 
 Phase 1 is XHAT only, 2 adds GHAT, 3 adds MHAT (the Hadamard product reduced over input channels), 4 is the complete conv.
 NEW stops through its phase knob (WINO_PHASE), OLD through the same truncation of tinygrad's _conv2d_winograd. NEW's rows are
@@ -24,7 +25,9 @@ import argparse, contextlib, datetime, gc, importlib.metadata, io, itertools, js
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--shapes", default="1,16,16,32;8,64,64,56;8,128,128,28;8,256,256,14;4,512,512,7",
-                 help="';'-separated B,Cin,Cout,H[,W] (3x3 conv, padding 1). Default: the seed's shape and the CPU anchor sweep")
+                 help="';'-separated B,Cin,Cout,H[,W] (3x3 conv, padding 1; with --dims 1 B,Cin,Cout,L). Default: the seed's shape and "
+                 "the CPU anchor sweep")
+  p.add_argument("--dims", type=int, default=2, choices=(1, 2), help="the conv's spatial dims: 2 (H x H or H x W, 3x3) or 1 (L, 3 taps)")
   p.add_argument("--dtypes", default="float32", help="comma-separated tinygrad dtypes, e.g. float32,float16")
   p.add_argument("--runs", type=int, default=10, help="timed runs per row (median, min, max)")
   p.add_argument("--warmup", type=int, default=2, help="untimed runs per row before the timed ones")
@@ -150,7 +153,7 @@ def per_call_ms(impl, x:Tensor, w:Tensor) -> float:
   return statistics.median(ks) * 1e3
 
 def torch_time(xn:np.ndarray, wn:np.ndarray, dt) -> tuple[float|None, np.ndarray|None, str]:
-  """torch conv2d: cuDNN (benchmark mode, fp32 allows TF32) timed with CUDA events on a CUDA device, else wall time per call."""
+  """torch's conv (conv1d or conv2d): cuDNN (benchmark mode, fp32 allows TF32) timed with CUDA events on a CUDA device, else wall time per call."""
   try: import torch
   except ImportError: return None, None, "torch not installed"
   tdt = {dtypes.float32: torch.float32, dtypes.float16: torch.float16}.get(dt)
@@ -159,25 +162,27 @@ def torch_time(xn:np.ndarray, wn:np.ndarray, dt) -> tuple[float|None, np.ndarray
   dev = "cuda" if cuda else "cpu"
   if cuda: torch.backends.cudnn.benchmark = True
   x, w = torch.from_numpy(xn).to(dev, tdt), torch.from_numpy(wn).to(dev, tdt)
+  conv = torch.nn.functional.conv1d if xn.ndim == 3 else torch.nn.functional.conv2d
   with torch.no_grad():
-    for _ in range(max(ARGS.warmup, 3)): out = torch.nn.functional.conv2d(x, w, padding=1)
+    for _ in range(max(ARGS.warmup, 3)): out = conv(x, w, padding=1)
     ts = []
     for _ in range(ARGS.runs):
       if cuda:
         s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record(); out = torch.nn.functional.conv2d(x, w, padding=1); e.record(); torch.cuda.synchronize()  # noqa: E702
+        s.record(); out = conv(x, w, padding=1); e.record(); torch.cuda.synchronize()  # noqa: E702
         ts.append(s.elapsed_time(e) / 1e3)
       else:
-        t0 = time.perf_counter(); out = torch.nn.functional.conv2d(x, w, padding=1); ts.append(time.perf_counter() - t0)  # noqa: E702
+        t0 = time.perf_counter(); out = conv(x, w, padding=1); ts.append(time.perf_counter() - t0)  # noqa: E702
   what = f"torch {torch.__version__}, " + (f"cuDNN {torch.backends.cudnn.version()}, CUDA events" if cuda else "CPU, wall time per call")
   return statistics.median(ts) * 1e3, out.float().cpu().numpy(), what
 
 def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   bs, cin, cout, *hw = shape
-  hw = hw * 2 if len(hw) == 1 else hw
+  if len(hw) > ARGS.dims: raise SystemExit(f"shape {shape}: {ARGS.dims}-D convs take B,Cin,Cout{',H,W' if ARGS.dims == 2 else ',L'}")
+  hw = hw * ARGS.dims if len(hw) == 1 else hw
   rng = np.random.default_rng(0)
   xn = rng.standard_normal((bs, cin, *hw), dtype=np.float32)
-  wn = (rng.standard_normal((cout, cin, 3, 3), dtype=np.float32) / np.sqrt(9 * cin)).astype(np.float32)
+  wn = (rng.standard_normal((cout, cin, *[3] * len(hw)), dtype=np.float32) / np.sqrt(3 ** len(hw) * cin)).astype(np.float32)
   x, w = Tensor(xn).cast(dt).realize(), Tensor(wn).cast(dt).realize()
   tol = 1e-4 if dt.itemsize >= 4 else 5e-2  # a sanity bound for "this is the conv": OLD's fp16 error reaches 2e-2
   impls = [(impl, f) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) if impl in ARGS.impls.split(",")]
@@ -227,6 +232,7 @@ def ms(v) -> str: return "" if v is None else f"{v:.3f}"
 def ms1(v) -> str: return "" if v is None else f"{v:.1f}"
 
 def markdown(results:list[dict], meta:dict) -> str:
+  size = "H" if meta.get("dims", 2) == 2 else "L"  # a 2-D conv's H (or H,W), a 1-D conv's length
   lines = [f"# Winograd phase timings: {meta['device']}{' (' + meta['accelerator'] + ')' if meta.get('accelerator') else ''}, {meta['date']}", "",
            f"`{meta['command']}`", "",
            f"tinygrad {meta['tinygrad']}, tinygrad_wino {meta['tinygrad_wino']}, BEAM={meta['beam']}, {meta['runs']} timed runs after "
@@ -234,13 +240,13 @@ def markdown(results:list[dict], meta:dict) -> str:
            f"{'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
            "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule, compile and load "
            "are wall time of the first call: each complete conv's with nothing of its shape alive, a truncation's (phases 1-3) with its "
-           "complete conv's kernels alive. 3x3 conv, padding 1.", "",
+           f"complete conv's kernels alive. {'3x3 conv' if meta.get('dims', 2) == 2 else '1-D conv of 3 taps'}, padding 1.", "",
            "## Summary (complete conv, kernel ms)", "",
            "NEW+cost is the conv as WINO=1 WINO_COST=1 runs it: the cost model chose winograd or direct conv (last column). NEW is "
            "the conv as WINO=1 runs it, every eligible conv rewritten: the row the phase tables break down. First call: schedule + compile + "
            "load (on CUDA the driver compiles each program's PTX when it loads it). "
            "\"direct (its kernels)\": NEW+cost compiled the very kernels of the direct row, timed round-robin with it.",
-           "", "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW+cost | NEW | torch | NEW+cost/OLD | NEW+cost/direct | NEW+cost/torch | "
+           "", f"| shape (B,Cin,Cout,{size}) | dtype | direct | OLD | NEW+cost | NEW | torch | NEW+cost/OLD | NEW+cost/direct | NEW+cost/torch | "
            "NEW/OLD | NEW/direct | first call NEW+cost/OLD | first call NEW/OLD | cost model |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for res in results:
@@ -257,7 +263,7 @@ def markdown(results:list[dict], meta:dict) -> str:
             "Each call builds and realizes the conv under DEBUG=2 and sums the kernel times tinygrad reports; median of the calls. "
             "Between calls the device waits on Python (scheduling, the DEBUG lines), "
             "so short kernels can read longer here than back to back above.", "",
-            "| shape (B,Cin,Cout,H) | dtype | direct | OLD | NEW+cost | NEW+cost/OLD | NEW+cost/direct |", "|---|---|---|---|---|---|---|"]
+            f"| shape (B,Cin,Cout,{size}) | dtype | direct | OLD | NEW+cost | NEW+cost/OLD | NEW+cost/direct |", "|---|---|---|---|---|---|---|"]
   for res in results:
     d, o, nc = row(res, "direct"), row(res, "OLD"), row(res, "NEW auto") or row(res, "NEW")
     pc = lambda r: None if r is None else r.get("per_call_ms")  # noqa: E731
@@ -312,7 +318,7 @@ def plot(results:list[dict], path:pathlib.Path, meta:dict) -> bool:
     ax.set_title(f"{tuple(res['shape'])} {res['dtype'].split('.')[-1]}", fontsize=9)
     ax.set_ylabel("kernel ms (median)", fontsize=8)
   axes[0][0].legend(fontsize=7, loc="upper left")
-  fig.suptitle(f"3x3 conv phases, {meta['device']} {meta['date']}, BEAM={meta['beam']}", fontsize=10)
+  fig.suptitle(f"{'3x3' if meta.get('dims', 2) == 2 else '1-D 3-tap'} conv phases, {meta['device']} {meta['date']}, BEAM={meta['beam']}", fontsize=10)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   return True
@@ -334,12 +340,13 @@ def main() -> int:
   dts = [getattr(dtypes, d.strip()) for d in ARGS.dtypes.split(",")]
   phases = sorted({int(p) for p in ARGS.phases.split(",")} | {4})
   meta = dict(device=Device.DEFAULT, date=datetime.date.today().isoformat(), command=" ".join(["bench/phases.py", *map(shlex.quote, sys.argv[1:])]),
-              tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__,
+              tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__, dims=ARGS.dims,
               beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, interleaved=True, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
               machine=platform.machine(), processor=platform.processor() or platform.machine(), accelerator=accelerator())
   # pay the process's one-time costs (pattern matchers, the device's compiler) before the first shape's first call
   for dt in dts:
-    x, w = Tensor.ones(1, 4, 8, 8, dtype=dt).contiguous().realize(), Tensor.ones(4, 4, 3, 3, dtype=dt).contiguous().realize()
+    x = Tensor.ones(1, 4, *[8] * ARGS.dims, dtype=dt).contiguous().realize()
+    w = Tensor.ones(4, 4, *[3] * ARGS.dims, dtype=dt).contiguous().realize()
     for f in (direct, old_phase, new_phase): first_call(f, x, w)
   results = []
   with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2 + ("NEW" in ARGS.impls.split(","))), desc="rows") as bar:
