@@ -12,6 +12,9 @@ CASES = {
   "2d_groups_asymmetric": ((1, 6, 8, 10), (4, 3, 3, 3), dict(padding=(1, 0, 2, 1), groups=2)),
   "1d": ((2, 3, 11), (4, 3, 3), dict(padding=1)),
   "3d": ((1, 2, 5, 6, 4), (3, 2, 3, 3, 3), dict(padding=1)),
+  # on a CPU the forward conv's and the input gradient's X rows (2 x 128 tiles) are padded, the forward conv's G rows too, and the
+  # weight gradient pads X alike (test_weight_gradient_shares_a_padded_xhat)
+  "1d_rows_padded": ((2, 4, 256), (128, 4, 3), dict(padding=1)),
 }
 
 def grads(mode, xn, wn, bn, kwargs, joint=False):
@@ -78,6 +81,25 @@ def test_weight_gradient_shares_the_forward_xhat(device):
   assert len(tinygrad_wino.stats.rewritten) == 3 and len(calls) == 11
   assert sum(any(s.base is x.uop.base for s in c.src[1:]) for c in calls) == 1
   assert rel_err(gw.numpy(), weight_grad_ref(x.numpy(), w.numpy())) <= 2e-5
+
+def test_weight_gradient_shares_a_padded_xhat():
+  # on a CPU the forward conv pads X's rows (2 x 128 tiles, 1024 bytes a row: 132 tiles) and the weight gradient, which transforms
+  # the same input, pads alike: one XHAT kernel still reads the input for both
+  rng = np.random.default_rng(1)
+  xn, wn = rng.standard_normal((2, 4, 256)).astype(np.float32), (rng.standard_normal((4, 4, 3)) / 4).astype(np.float32)
+  def step(mode):
+    x, w = Tensor(xn).realize(), Tensor(wn).realize()
+    x.requires_grad = w.requires_grad = True
+    tinygrad_wino.stats.reset()
+    with tinygrad_wino.using(mode), Context(SCACHE=0):
+      gx, gw = x.conv2d(w, padding=1).square().sum().gradient(x, w)
+      linear, var_vals = tg.schedule(gx, gw)
+      tg.run_kernels(tg.compile_schedule(linear), var_vals)
+    return [c for c in linear.src if c.op is tg.Ops.CALL], x, gw.numpy(), list(tinygrad_wino.stats.rewritten)
+  calls, x, new, rewrites = step("new")
+  assert len(rewrites) == 3 and all("X rows padded to [132] tiles" in r for r in rewrites), rewrites
+  assert sum(any(s.base is x.uop.base for s in c.src[1:]) for c in calls) == 1
+  assert rel_err(new, step(None)[2].astype(np.float64)) <= 2e-5
 
 def weight_grad_ref(xn:np.ndarray, wn:np.ndarray) -> np.ndarray:
   """d/dw sum(conv(x, w)^2) in float64 numpy: 2 * correlation of the input with the conv's output."""

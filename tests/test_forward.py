@@ -41,6 +41,10 @@ CASES = {
   "conv1d": Case((2, 3, 10), (5, 3, 3), dict(padding=1)),
   "conv1d_asymmetric": Case((3, 2, 17), (4, 2, 3), dict(padding=(0, 2))),
   "conv3d": Case((1, 2, 5, 6, 7), (3, 2, 3, 3, 3), dict(padding=1)),
+  # on a CPU, rows that MHAT reads of a multiple of 512 bytes are padded (test_cpu_rows_of_powers_of_two_are_padded): X's (2 x 128
+  # tiles) and G's (128 output channels)
+  "conv1d_rows_padded": Case((2, 8, 256), (128, 8, 3), dict(padding=1)),
+  "conv2d_rows_padded": Case((1, 4, 6, 6), (128, 4, 3, 3), dict(padding=1), bias=True),
 }
 
 @pytest.mark.parametrize("name", CASES)
@@ -75,6 +79,20 @@ def test_fp16_through_cast(name):
   assert len(rewrites) == 1, "fp16 convs reach the REDUCE through a CAST: the rule must see through it"
   assert new.dtype == direct.dtype == np.float16
   assert rel_err(new, ref) <= (1.5e-2 if len(case.x) == 5 else 6e-3) and rel_err(new, ref) <= rel_err(old, ref)
+
+@pytest.mark.parametrize("name,dtype,padded", [("conv1d_rows_padded", dtypes.float32, ("X rows padded to [132] tiles", "GHAT rows padded to 136")),
+                                               ("conv1d_rows_padded", dtypes.float16, ("X rows padded to [132] tiles",)),
+                                               ("conv2d_rows_padded", dtypes.float32, ("GHAT rows padded to 136",)),
+                                               ("conv2d_rows_padded", dtypes.float16, ()), ("pad1", dtypes.float32, ())])
+def test_cpu_rows_of_powers_of_two_are_padded(name, dtype, padded):
+  # on a CPU MHAT reads X's rows (batch x tiles, one an input channel) and G's (the output channels, one an input channel):
+  # rows of a multiple of 512 bytes, in the dtype XHAT and GHAT are stored in (half for a half conv), fall in a few cache sets, so
+  # X's get 4 more tiles of the last dim (F(2,3) here: 2 x 128 -> 2 x 132) and G's 8 more channels (128 -> 136). The cases above
+  # check these convs' outputs; this that the padding is there, and only there
+  case = CASES[name]
+  x, w, b = case.draw(0)
+  _, rewrites = run_conv("new", x, w, b, dtype=dtype, **case.kwargs)
+  assert len(rewrites) == 1 and all(p in rewrites[0] for p in padded) and rewrites[0].count("padded to") == len(padded), rewrites
 
 @pytest.mark.parametrize("dtype", [dtypes.float64, dtypes.bfloat16])
 def test_other_float_dtypes(dtype):

@@ -39,6 +39,28 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
   if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
   assert rel_err(out.numpy(), ref) <= 2e-5
 
+@pytest.mark.parametrize("xs,cout,kwargs,epilogue", [((2, 8, 30), 16, dict(padding=1), False), ((1, 4, 21), 8, dict(padding=(0, 2)), True)])
+def test_gpu_output_transform_of_a_1d_conv_computes_whole_tiles(xs, cout, kwargs, epilogue):
+  # a 1-D conv's output transform on a GPU-class device: its length padded to whole tiles of 4 (30 and 21 outputs here, which the
+  # heuristic's outputs would select their coefficients for) and upcast by 4, four output channels a thread, so the kernel's name
+  # ends in the two upcasts of 4. The padded outputs must not be stored, a bias and relu fused after it stay right, MHAT's loads
+  # carry no gate
+  rng = np.random.default_rng(1)
+  x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((cout, xs[1], 3)) / 5).astype(np.float32), np.arange(cout) - cout / 2
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"), Context(WINO_TILE=4):
+    out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), Tensor(b.astype(np.float32), device="PYTHON") if epilogue else None, **kwargs)
+    if epilogue: out = out.relu()
+    linear, var_vals = tg.schedule(out)
+    compiled = tg.compile_schedule(linear)
+    names = [n for n, _ in tg.run_kernels(compiled, var_vals)]
+  assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith("_4_4"), names
+  output_kernel = [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1]
+  assert all(len(u.src) == 1 for u in output_kernel.src[1].src if u.op is tg.Ops.LOAD)
+  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
+  if epilogue: ref = np.maximum(ref + b[None, :, None], 0)
+  assert rel_err(out.numpy(), ref) <= 2e-5
+
 def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None, tile=4) -> list[tuple]:
   """(mode, case, which of opts.py's opts) for each kernel that opts.py optimized, compiling here (PARALLEL=0), where the spy is."""
   hits: list[tuple] = []
@@ -214,6 +236,24 @@ def test_cpu_output_transform_loops_channels_innermost(xs, cout, kwargs, epilogu
   if epilogue: ref = np.maximum(ref + b.reshape(-1, *[1] * nd), 0)
   # F(6,3)'s coefficients (up to 32) move the last bits further where, without the opts, each output selects its coefficients (13 wide)
   assert rel_err(outs[0], ref) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING * (4 if tile == 6 else 1)
+
+@pytest.mark.parametrize("length,rows", [(1024, True), (1000, False), (256, False)])
+def test_cpu_output_of_channels_apart_in_powers_of_two_upcasts_channels(length, rows):
+  # a 1-D conv's output channels 4 KB apart (a length of 1024 floats) fall in one cache set with the channels' loop innermost:
+  # there the output kernel upcasts 8 channels and loops the tiles innermost; 4000 and 1024 bytes apart (1000, 256) the channels
+  # stay innermost. The output with the opts and without agree to rounding and match float64
+  rng = np.random.default_rng(5)
+  x, w = rng.standard_normal((2, 8, length)).astype(np.float32), (rng.standard_normal((16, 8, 3)) / 5).astype(np.float32)
+  found = []
+  def spy(k):
+    if (mine:=cpu_output_opts(k)) is not None:
+      found.append(([int(r.vmax + 1) for r in mine.rngs if r.arg[-1] not in (tg.AxisType.UPCAST, tg.AxisType.THREAD)],
+                    sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.UPCAST)))
+  outs = _new_with_and_without_opts(lambda: Tensor(x).conv2d(Tensor(w), padding=1), spy)
+  assert found and all(f == found[0] for f in found), found
+  loops, upcasts = found[0]
+  assert (loops[-1], upcasts) == ((length // 4, [4, 8]) if rows else (16, [4])), found
+  assert rel_err(outs[0], conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5 and rel_err(outs[0], outs[1]) <= ROUNDING
 
 def _output_and_grads(x:np.ndarray, w:np.ndarray) -> list[np.ndarray]:
   """The conv's output and the gradients of the sum of its squares, compiled afresh here (call under the mode and Context to test)."""

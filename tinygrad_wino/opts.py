@@ -19,8 +19,10 @@ from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, Op
 ALPHA = 6  # F(4,3), the tile measured on the GPU; F(2,3)'s small convs are launch-bound there and F(6,3)'s bfloat16/float64 ones rare
 OLD_ALPHA = 6  # tinygrad's own winograd (OLD) is F(4,3): a kernel of another alpha is none of OLD's
 # the spatial dims of the convs whose output transform, fused into an elementwise consumer, the opts pad to whole tiles (on a GPU
-# F(4,3)'s, the one searched; on a CPU every tile size's). rules._rewrite reads them: elsewhere it may give the transform a kernel of its own
-GPU_OUTPUT_NDIMS, CPU_OUTPUT_NDIMS = (2,), (1, 2)
+# F(4,3)'s, the tile searched; on a CPU every tile size's). rules._rewrite reads them: elsewhere it may give the transform a kernel of its own
+GPU_OUTPUT_NDIMS, CPU_OUTPUT_NDIMS = (1, 2), (1, 2)
+# a CPU's cache sets: rows (one a channel) a multiple of this many bytes apart fall in a few of them (rules._cpu_row, _cpu_tiles)
+CPU_ROW_BYTES = 512
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
 def _stores(k:Scheduler) -> list[UOp]: return [s.src[0] for s in k.ast.toposort() if s.op is Ops.STORE]
@@ -104,6 +106,11 @@ def _whole_tiles(k:Scheduler, alphas:tuple[int, ...], ndims:tuple[int, ...]) -> 
   except KernelOptError: return None
   return k, spatial, c, mhat
 
+# A 1-D conv's (a row of tiles only): four channels a thread and 8 threads along them, 4 (or 2) along the row's tiles. On the H100
+# (bench/opts_search.py --kernel output --dims 1, bench/results/h100-opts-search-output-1d-fp{16,32}-2026-12-07.md, heuristic ->
+# these, us): fp16 (8,64,64,16384) 27.6-28.1 -> 20.9, (32,256,256,2048) 48.9-49.4 -> 37.5, (16,64,64,10001) 239-240 -> 131 (padded
+# to whole tiles: the heuristic's outputs select their coefficients); fp32 40.1-40.8 -> 34.4, 70.8-71.2 -> 63.2, 242 -> 127, at
+# 0.1-0.2 s more compile. The 2-D rule's two channels a thread ran 27.9, 47.4 and 131 in fp16.
 def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
   if not k.ren.has_local or (found:=_whole_tiles(k, (ALPHA,), GPU_OUTPUT_NDIMS)) is None: return None
@@ -112,10 +119,11 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
     # the tiles of a row: what remains of the innermost output dim after _tile
     row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1:]
     row_threads = next((t for t in (4, 2) if row and (row[0].vmax + 1) % t == 0), 1)
-    size = int(c.vmax + 1)
-    if size % 2 == 0: c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), 2))[0], size // 2
-    # blocks of 32 threads where MHAT is half, 64 where it is float
-    want = min(16, (32 if mhat.dtype.itemsize == 2 else 64) // row_threads)
+    size, one_dim = int(c.vmax + 1), len(spatial) == 1
+    if u:=next((u for u in ((4, 2) if one_dim else (2,)) if size % u == 0), None):
+      c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), u))[0], size // u
+    # blocks of 32 threads where MHAT is half, 64 where it is float; a 1-D conv's, 8 threads along the channels
+    want = 8 if one_dim else min(16, (32 if mhat.dtype.itemsize == 2 else 64) // row_threads)
     if t:=next((t for t in (want, want // 2, want // 4) if t > 1 and size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, c), t))
     if row_threads > 1: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, row[0]), row_threads))
   except KernelOptError: return None
@@ -139,12 +147,25 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
 # -> 0.26 at (4,256,256,256); where m doesn't divide the size the whole conv ran 15-19% faster than with the output transform as a
 # kernel over whole tiles (rules._rewrite) and the consumer's copy: 17.3 -> 14.1 ms at (8,64,64,3001), 17.5-17.9 -> 14.8 at
 # (8,128,128,999). A 3-D conv's (alpha^3 reads a tile) is left to that kernel.
+#
+# A 1-D conv's output whose channels are a multiple of OUTPUT_ROW_BYTES apart (a power-of-two length) falls in one cache set with
+# the channels innermost, each channel a store of its own: there 8 channels an iteration with the tiles' loop innermost ran
+# faster (bench/cpu_opts.py --kernel output --dims 1, bench/results/cpu-output-1d-rows-2026-12-07.md, channels innermost -> these,
+# ms): (8,64,64,4096) 3.64 -> 1.22, (8,256,256,1024) 3.84 -> 1.86, compiling 0.2 s longer; rows 1 KB apart (8,512,512,256) 0.93 ->
+# 0.90 at 3.5x the compile, 12000 and 4000 bytes apart (lengths 3000, 1000) 1.14 -> 0.97 and 0.69 -> 0.82: channels innermost
+# kept there. 2-D convs' 32x32 and 16x16 planes (2^k bytes too) ran faster channels innermost: (8,64,64,32) 1.08 against 1.35,
+# (32,64,64,32) 4.95 against 6.30 (cpu-output-2d-rows-2026-12-07.md), so only 1-D convs take it.
+OUTPUT_ROW_CHANNELS, OUTPUT_ROW_BYTES = 8, 4096
 def cpu_output_opts(k:Scheduler) -> Scheduler|None:
-  """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU; None for any other kernel."""
+  """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU (a 1-D conv's channels far apart in powers
+  of two: channels upcast, the tiles innermost); None for any other kernel."""
   if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS, CPU_OUTPUT_NDIMS)) is None: return None
-  k, _, c, _ = found
+  k, spatial, c, _ = found
+  rows = [_strides(s).get(c, 0) * s.src[0].dtype.itemsize for s in _stores(k)]
   try:
-    loop_innermost(k, k.rngs[_axis(k, c)])
+    if len(spatial) == 1 and all(r and r % OUTPUT_ROW_BYTES == 0 for r in rows) and (c.vmax + 1) % OUTPUT_ROW_CHANNELS == 0:
+      k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), OUTPUT_ROW_CHANNELS))
+    else: loop_innermost(k, k.rngs[_axis(k, c)])
     _cpu_threads(k, k.axes_of(AxisType.WEAK))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")

@@ -13,7 +13,7 @@ from typing import Callable
 from tinygrad_wino.cost import GPU, Work, SMALL_CONV_MACS, decide, device_class, tiled_output_pays
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
-from tinygrad_wino.opts import CPU_OUTPUT_NDIMS, GPU_OUTPUT_NDIMS
+from tinygrad_wino.opts import CPU_OUTPUT_NDIMS, CPU_ROW_BYTES, GPU_OUTPUT_NDIMS
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
   simplify_loads, simplify_each
 
@@ -196,6 +196,20 @@ class WinoContext:
     r = self.ranges([_prod(sizes)])[0]
     return r, _unflat(r, sizes)
 
+# GHAT's rows on a CPU: a row of a multiple of CPU_ROW_BYTES is padded by CPU_ROW_PAD elements (MHAT's blocks of 8 output channels
+# stay aligned). A 2-core Zen 3 EPYC, the commit before and this one in turn (bench/cpu_opts.py --kernel mhat,
+# bench/results/cpu-ghat-rows-2026-12-07.md, MHAT ms): (8,128,128,28) 15.0 -> 11.9, (8,256,256,14) 23.2-24.3 -> 19.2-19.5,
+# (4,512,512,7) 12.4 -> 11.2, (4,1024,512,7) 33.1-33.4 -> 23.1-23.4, 1-D (8,512,512,256) 86.5-88.3 -> 72.8-73.4; rows of 256
+# bytes (64 channels) ran as fast unpadded. The rest of the conv can run slower: at (4,512,256,7) MHAT gained 1.4-1.9 ms, the conv 0-0.7.
+CPU_ROW_PAD = 8
+def _cpu_row(size:int|UOp, dt:DType) -> int|UOp:
+  return size + CPU_ROW_PAD if isinstance(size, int) and size * dt.itemsize % CPU_ROW_BYTES == 0 else size
+
+def _cpu_tiles(rows:int|UOp, last:int, dt:DType) -> int:
+  """The last dim's tile count for X's rows on a CPU: `last`, or past it by 4s to break a row of a multiple of CPU_ROW_BYTES."""
+  if not isinstance(rows, int): return last
+  return next((t for t in range(last, int(last * 1.15) + 1, 4) if rows * t * dt.itemsize % CPU_ROW_BYTES), last)
+
 def transform_dtype(dt:DType) -> DType: return dt if dt.itemsize >= 4 else dtypes.float32
 
 def default_tile(conv:Conv) -> int:
@@ -319,6 +333,14 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   on_gpu = device_class(red.device) is GPU
   if threads_on_tiles:=(on_gpu and (t:=-(-tiles[-1] // 8) * 8) <= tiles[-1] * 1.15): tiles[-1] = t
   opts, sdt = BufferizeOpts(device=red.device, removable=False), storage_dtype(conv, fdt)
+  # on a CPU MHAT reads X's rows (one an input channel) at a stride of batch x tiles: rows of a multiple of CPU_ROW_BYTES fall in a
+  # few of the cache's sets, so the last dim's tile count grows by 4s (XHAT's 4 tiles an iteration still divide it; the extra
+  # tiles are zeros that no output reads) where 15% more tiles break that. A weight gradient pads alike (ctx.shared, as above).
+  # 1-D convs on a 2-core Zen 3 EPYC, without and with it in turn (bench/cpu_opts.py --kernel mhat, bench/results/cpu-x-rows-2026-12-07.md,
+  # MHAT ms): (8,64,64,4096) 23.7 -> 13.0-13.3, (8,128,128,2048) 49.7 -> 22.6-22.9, (8,256,256,1024) 104.7-104.8 -> 55.3-55.9,
+  # (8,512,512,256) 72.9-74.3 -> 66.8-69.6. A 2-D conv's rows (batch x tiles x tiles) often keep their power of two: 8 x 4 x 4 at 14x14
+  x_rows = _prod(_extent(r) for r in (conv.chans if wg else conv.act_only)) * _prod(tiles[:-1])
+  if x_padded:=(not on_gpu and (t:=_cpu_tiles(x_rows, tiles[-1], sdt)) != tiles[-1]): tiles[-1] = t
   # a forward conv: Bt, G and At; a weight gradient, by transposition: Bt, At^T and G^T. Stored in half, the two input transforms
   # are scaled by powers of two (exact) and the output transform scales back
   bt, other_mat, out_mat = w.Bt, (tuple(zip(*w.At)) if wg else w.G), (tuple(zip(*w.G)) if wg else w.At)
@@ -376,7 +398,14 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # first, so its loop stays outside M's and its stores run along M. The GPU keeps the layouts its kernel opts were searched with.
   cpu_layout = not wg and not on_gpu
   oa, ob = ctx.ranges([w.alpha]*n), ctx.copies(both)
-  if cpu_layout: (ok, kp), (om, op_) = ctx.flat(k_parts), ctx.flat([_extent(r) for r in o_only])
+  g_padded = False
+  if cpu_layout:
+    # MHAT reads G's rows (one a k) at a stride of GHAT's row. Output channels are mostly a power of two, and rows 2^k bytes apart
+    # all fall in a few of the cache's sets: each row is padded by CPU_ROW_PAD columns there (they hold the last channel's
+    # transform again and nothing reads them)
+    m_sizes = [_extent(r) for r in o_only]
+    (ok, kp), om = ctx.flat(k_parts), ctx.ranges([m_row:=_cpu_row(m:=_prod(m_sizes), sdt)])[0]
+    op_ = _unflat((om < m).where(om, UOp.const(m - 1, om.dtype)) if (g_padded:=isinstance(m, int) and m_row != m) else om, m_sizes)
   else: (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
   oc, ot = kp[:len(conv.chans)], kp[len(conv.chans):]
   def other_at(j:tuple[int, ...]) -> tuple[UOp, list[UOp|None]]:
@@ -432,6 +461,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   out = out.cast(red.dtype)
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
   if threads_on_tiles: kind += f", threads along {tiles} tiles"
+  if x_padded: kind += f", X rows padded to {tiles} tiles"
+  if cpu_layout and g_padded: kind += f", GHAT rows padded to {m_row}"
   if whole_tiles: kind += ", output transform over whole tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
