@@ -338,7 +338,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # tiles are zeros that no output reads) where 15% more tiles break that. A weight gradient pads alike (ctx.shared, as above).
   # 1-D convs on a 2-core Zen 3 EPYC, without and with it in turn (bench/cpu_opts.py --kernel mhat, bench/results/cpu-x-rows-2026-12-07.md,
   # MHAT ms): (8,64,64,4096) 23.7 -> 13.0-13.3, (8,128,128,2048) 49.7 -> 22.6-22.9, (8,256,256,1024) 104.7-104.8 -> 55.3-55.9,
-  # (8,512,512,256) 72.9-74.3 -> 66.8-69.6. A 2-D conv's rows (batch x tiles x tiles) often keep their power of two: 8 x 4 x 4 at 14x14
+  # (8,512,512,256) 72.9-74.3 -> 66.8-69.6. A 2-D conv's rows (batch x tiles x tiles) can keep their power of two: 8 x 4 x (4 + 4j)
+  # tiles at 14x14 stay a multiple of 512 bytes.
   x_rows = _prod(_extent(r) for r in (conv.chans if wg else conv.act_only)) * _prod(tiles[:-1])
   if x_padded:=(not on_gpu and (t:=_cpu_tiles(x_rows, tiles[-1], sdt)) != tiles[-1]): tiles[-1] = t
   # a forward conv: Bt, G and At; a weight gradient, by transposition: Bt, At^T and G^T. Stored in half, the two input transforms
@@ -462,7 +463,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
   if threads_on_tiles: kind += f", threads along {tiles} tiles"
   if x_padded: kind += f", X rows padded to {tiles} tiles"
-  if cpu_layout and g_padded: kind += f", GHAT rows padded to {m_row}"
+  if g_padded: kind += f", GHAT rows padded to {m_row}"
   if whole_tiles: kind += ", output transform over whole tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
