@@ -15,15 +15,21 @@ from helpers import conv_ref, rel_err
 # which moves the last bits of the outputs
 ROUNDING = 2e-6
 
-@pytest.mark.parametrize("xs,kwargs,epilogue", [((2, 16, 14, 14), dict(padding=1), False), ((1, 8, 7, 7), dict(padding=1), True),
-                                                ((1, 4, 13, 30), dict(padding=(0, 2, 1, 0)), False), ((2, 4, 12, 12), dict(padding=1), True)])
-def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
-  # on a GPU-class device the output transform fused into the conv's consumer gets tile-aligned opts (opts.py): its two spatial
-  # dims padded to whole 4x4 tiles and upcast by 4, so the kernel's name ends in two upcasts of 4 and the output channels' 2
-  # (tinygrad's heuristic gives 14x14 2x2 and 7x7 7x7). The padded outputs must not be stored, the bias and relu fused after
-  # the transform must stay right. MHAT's loads carry no gate: a tile's outputs share them (PADTO alone gates each output's own).
+@pytest.mark.parametrize("xs,kwargs,epilogue,suffix", [((2, 16, 14, 14), dict(padding=1), False, "_4_4_2"),
+                                                       ((1, 8, 7, 7), dict(padding=1), True, "_4_4_2"),
+                                                       ((1, 4, 13, 30), dict(padding=(0, 2, 1, 0)), False, "_4_4_2"),
+                                                       ((2, 4, 12, 12), dict(padding=1), True, "_4_4_2"),
+                                                       ((2, 8, 30), dict(padding=1), False, "_4_4"),
+                                                       ((1, 4, 21), dict(padding=(0, 2)), True, "_4_4")])
+def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue, suffix):
+  # on a GPU-class device the output transform fused into the conv's consumer gets tile-aligned opts (opts.py): its spatial dims
+  # padded to whole tiles of 4 and upcast by 4, so the kernel's name ends in those upcasts of 4 and the output channels': 2 for a
+  # 2-D conv, 4 for a 1-D one (tinygrad's heuristic gives 14x14 2x2 and 7x7 7x7, and a length of 30 or 21 outputs that select
+  # their coefficients). The padded outputs must not be stored, the bias and relu fused after the transform must stay right. MHAT's
+  # loads carry no gate: a tile's outputs share them (PADTO alone gates each output's own).
   rng = np.random.default_rng(0)
-  x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], 3, 3)) / 5).astype(np.float32), np.arange(8.0) - 4
+  nd = len(xs) - 2
+  x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((8, xs[1], *[3] * nd)) / 5).astype(np.float32), np.arange(8.0) - 4
   tinygrad_wino.stats.reset()
   with tinygrad_wino.using("new"), Context(WINO_TILE=4):
     out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), Tensor(b.astype(np.float32), device="PYTHON") if epilogue else None, **kwargs)
@@ -31,34 +37,12 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue):
     linear, var_vals = tg.schedule(out)
     compiled = tg.compile_schedule(linear)
     names = [n for n, _ in tg.run_kernels(compiled, var_vals)]
-  assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith("_4_4_2"), names
+  assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith(suffix), names
   output_kernel = [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1]
   loads = [u for u in output_kernel.src[1].src if u.op is tg.Ops.LOAD]
   assert loads and all(len(u.src) == 1 for u in loads), f"{sum(len(u.src) > 1 for u in loads)} of {len(loads)} loads gated"
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
-  if epilogue: ref = np.maximum(ref + b[None, :, None, None], 0)
-  assert rel_err(out.numpy(), ref) <= 2e-5
-
-@pytest.mark.parametrize("xs,cout,kwargs,epilogue", [((2, 8, 30), 16, dict(padding=1), False), ((1, 4, 21), 8, dict(padding=(0, 2)), True)])
-def test_gpu_output_transform_of_a_1d_conv_computes_whole_tiles(xs, cout, kwargs, epilogue):
-  # a 1-D conv's output transform on a GPU-class device: its length padded to whole tiles of 4 (30 and 21 outputs here, which the
-  # heuristic's outputs would select their coefficients for) and upcast by 4, four output channels a thread, so the kernel's name
-  # ends in the two upcasts of 4. The padded outputs must not be stored, a bias and relu fused after it stay right, MHAT's loads
-  # carry no gate
-  rng = np.random.default_rng(1)
-  x, w, b = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((cout, xs[1], 3)) / 5).astype(np.float32), np.arange(cout) - cout / 2
-  tinygrad_wino.stats.reset()
-  with tinygrad_wino.using("new"), Context(WINO_TILE=4):
-    out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), Tensor(b.astype(np.float32), device="PYTHON") if epilogue else None, **kwargs)
-    if epilogue: out = out.relu()
-    linear, var_vals = tg.schedule(out)
-    compiled = tg.compile_schedule(linear)
-    names = [n for n, _ in tg.run_kernels(compiled, var_vals)]
-  assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith("_4_4"), names
-  output_kernel = [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1]
-  assert all(len(u.src) == 1 for u in output_kernel.src[1].src if u.op is tg.Ops.LOAD)
-  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
-  if epilogue: ref = np.maximum(ref + b[None, :, None], 0)
+  if epilogue: ref = np.maximum(ref + b.reshape(-1, *[1] * nd), 0)
   assert rel_err(out.numpy(), ref) <= 2e-5
 
 def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None, tile=4) -> list[tuple]:
