@@ -23,7 +23,7 @@ from tinygrad_wino.tg import Opt, OptOps, AxisType, KernelOptError
 U, R, T = OptOps.UPCAST, OptOps.UNROLL, OptOps.THREAD
 # XHAT's and the output transform's candidates at every tile size opts.py takes on a CPU
 def find_xhat(k): return opts._xhat(k, opts.CPU_ALPHAS)
-def find_output(k): return opts._output(k, opts.CPU_ALPHAS, opts.CPU_OUTPUT_NDIMS)
+def find_output(k): return opts._output(k, opts.CPU_ALPHAS, opts.OUTPUT_NDIMS)
 
 def mhat(k, block:tuple[int, int, int]) -> None:
   # (n, m, k unroll): the opts go on MHAT's axes batch 0, n 1, m 2 and its one reduce, threads over the tile positions

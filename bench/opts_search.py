@@ -37,7 +37,7 @@ def mhat(k, found, um:int, un:int, lm:int):
   if un > 1: rngs[1] = k.apply_opt(Opt(OptOps.UPCAST, k.rngs.index(rngs[1]), un))[0]
   if lm > 1: k.apply_opt(Opt(OptOps.LOCAL, k.rngs.index(rngs[0]), lm))
 
-# the output transform of F(4,3) of a conv of `dims` spatial dims (opts.py's opts take GPU_OUTPUT_NDIMS' alone)
+# the output transform of F(4,3) of a conv of `dims` spatial dims (opts.py's opts take OUTPUT_NDIMS')
 def find_output(k, dims:int): return opts._output(k, (opts.ALPHA,), (dims,))
 def output(k, found, u:int, t:int, tx:int):
   spatial, c, mhat, m = found

@@ -19,9 +19,10 @@ from tinygrad_wino.tg import DEBUG, USE_TC, TC_SELECT, TC_OPT, UOp, Ops, Opt, Op
 ALPHA = 6  # F(4,3), the tile measured on the GPU; F(2,3)'s small convs are launch-bound there and F(6,3)'s bfloat16/float64 ones rare
 OLD_ALPHA = 6  # tinygrad's own winograd (OLD) is F(4,3): a kernel of another alpha is none of OLD's
 # the spatial dims of the convs whose output transform, fused into an elementwise consumer, the opts pad to whole tiles (on a GPU
-# F(4,3)'s, the tile searched; on a CPU every tile size's). rules._rewrite reads them: elsewhere it may give the transform a kernel of its own
-GPU_OUTPUT_NDIMS, CPU_OUTPUT_NDIMS = (1, 2), (1, 2)
-# a CPU's cache sets: rows (one a channel) a multiple of this many bytes apart fall in a few of them (rules._cpu_row, _cpu_tiles)
+# F(4,3)'s, the tile searched; on a CPU every tile size's; 3-D not: _output). rules._rewrite reads them: elsewhere it may give the
+# transform a kernel of its own
+OUTPUT_NDIMS = (1, 2)
+# a CPU's cache sets: rows (one a channel) a multiple of this many bytes apart fall in a few of them (rules._cpu_row_pad, _cpu_tiles)
 CPU_ROW_BYTES = 512
 
 def _axis(k:Scheduler, r:UOp) -> int: return next(i for i, x in enumerate(k.rngs) if x.arg[:-1] == r.arg[:-1])
@@ -113,7 +114,7 @@ def _whole_tiles(k:Scheduler, alphas:tuple[int, ...], ndims:tuple[int, ...]) -> 
 # 0.1-0.2 s more compile. The 2-D rule's two channels a thread ran 27.9, 47.4 and 131 in fp16.
 def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
-  if not k.ren.has_local or (found:=_whole_tiles(k, (ALPHA,), GPU_OUTPUT_NDIMS)) is None: return None
+  if not k.ren.has_local or (found:=_whole_tiles(k, (ALPHA,), OUTPUT_NDIMS)) is None: return None
   k, spatial, c, mhat = found
   try:
     # the tiles of a row: what remains of the innermost output dim after _tile
@@ -159,11 +160,11 @@ OUTPUT_ROW_CHANNELS, OUTPUT_ROW_BYTES = 8, 4096
 def cpu_output_opts(k:Scheduler) -> Scheduler|None:
   """Whole tiles and the channels' loop innermost for NEW's output transform on a CPU (a 1-D conv's channels far apart in powers
   of two: channels upcast, the tiles innermost); None for any other kernel."""
-  if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS, CPU_OUTPUT_NDIMS)) is None: return None
+  if k.ren.has_local or (found:=_whole_tiles(k, CPU_ALPHAS, OUTPUT_NDIMS)) is None: return None
   k, spatial, c, _ = found
-  rows = [_strides(s).get(c, 0) * s.src[0].dtype.itemsize for s in _stores(k)]
+  def rows_apart(s:UOp) -> bool: return (r:=_strides(s).get(c, 0) * s.src[0].dtype.itemsize) > 0 and r % OUTPUT_ROW_BYTES == 0
   try:
-    if len(spatial) == 1 and all(r and r % OUTPUT_ROW_BYTES == 0 for r in rows) and (c.vmax + 1) % OUTPUT_ROW_CHANNELS == 0:
+    if len(spatial) == 1 and (c.vmax + 1) % OUTPUT_ROW_CHANNELS == 0 and all(rows_apart(s) for s in _stores(k)):
       k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), OUTPUT_ROW_CHANNELS))
     else: loop_innermost(k, k.rngs[_axis(k, c)])
     _cpu_threads(k, k.axes_of(AxisType.WEAK))

@@ -13,7 +13,7 @@ from typing import Callable
 from tinygrad_wino.cost import GPU, Work, SMALL_CONV_MACS, decide, device_class, tiled_output_pays
 from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
-from tinygrad_wino.opts import CPU_OUTPUT_NDIMS, CPU_ROW_BYTES, GPU_OUTPUT_NDIMS
+from tinygrad_wino.opts import CPU_ROW_BYTES, OUTPUT_NDIMS
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
   simplify_loads, simplify_each
 
@@ -202,8 +202,7 @@ class WinoContext:
 # (4,512,512,7) 12.4 -> 11.2, (4,1024,512,7) 33.1-33.4 -> 23.1-23.4, 1-D (8,512,512,256) 86.5-88.3 -> 72.8-73.4; rows of 256
 # bytes (64 channels) ran as fast unpadded. The rest of the conv can run slower: at (4,512,256,7) MHAT gained 1.4-1.9 ms, the conv 0-0.7.
 CPU_ROW_PAD = 8
-def _cpu_row(size:int|UOp, dt:DType) -> int|UOp:
-  return size + CPU_ROW_PAD if isinstance(size, int) and size * dt.itemsize % CPU_ROW_BYTES == 0 else size
+def _cpu_row_pad(size:int|UOp, dt:DType) -> int: return CPU_ROW_PAD if isinstance(size, int) and size * dt.itemsize % CPU_ROW_BYTES == 0 else 0
 
 def _cpu_tiles(rows:int|UOp, last:int, dt:DType) -> int:
   """The last dim's tile count for X's rows on a CPU: `last`, or past it by 4s to break a row of a multiple of CPU_ROW_BYTES."""
@@ -399,14 +398,14 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # first, so its loop stays outside M's and its stores run along M. The GPU keeps the layouts its kernel opts were searched with.
   cpu_layout = not wg and not on_gpu
   oa, ob = ctx.ranges([w.alpha]*n), ctx.copies(both)
-  g_padded = False
+  g_pad = 0
   if cpu_layout:
     # MHAT reads G's rows (one a k) at a stride of GHAT's row. Output channels are mostly a power of two, and rows 2^k bytes apart
     # all fall in a few of the cache's sets: each row is padded by CPU_ROW_PAD columns there (they hold the last channel's
     # transform again and nothing reads them)
     m_sizes = [_extent(r) for r in o_only]
-    (ok, kp), om = ctx.flat(k_parts), ctx.ranges([m_row:=_cpu_row(m:=_prod(m_sizes), sdt)])[0]
-    op_ = _unflat((om < m).where(om, UOp.const(m - 1, om.dtype)) if (g_padded:=isinstance(m, int) and m_row != m) else om, m_sizes)
+    (ok, kp), om = ctx.flat(k_parts), ctx.ranges([m + g_pad if (g_pad:=_cpu_row_pad(m:=_prod(m_sizes), sdt)) else m])[0]
+    op_ = _unflat((om < m).where(om, UOp.const(m - 1, om.dtype)) if g_pad else om, m_sizes)
   else: (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
   oc, ot = kp[:len(conv.chans)], kp[len(conv.chans):]
   def other_at(j:tuple[int, ...]) -> tuple[UOp, list[UOp|None]]:
@@ -441,15 +440,15 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
     return kron(mhat_at, (out_mat,)*n, rows, fdt)
   # the output: At at row p % m of tile p // m (G^T at row p for a weight gradient). tinygrad splits a range p into (p // m, p % m),
   # which makes the rows constants, only where m divides p's size; elsewhere each output selects its coefficients and reads all
-  # alpha^n MHAT values itself: on a CPU ~20 ns an output (10.9 ms at (8,256,256,14)). Where the output is a 2-D conv's (on a CPU
-  # also a 1-D conv's) stored by an elementwise kernel (its buffer, or a consumer such as a bias, relu or batchnorm), opts.py pads
+  # alpha^n MHAT values itself: on a CPU ~20 ns an output (10.9 ms at (8,256,256,14)). Where the output is a 1-D or 2-D conv's
+  # stored by an elementwise kernel (its buffer, or a consumer such as a bias, relu or batchnorm), opts.py pads
   # that kernel's spatial dims to whole tiles (output_transform_opts on a GPU, F(4,3)'s; cpu_output_opts on a CPU, every tile size's:
   # 1.1 ms there, bench/results/cpu-output-innermost-2026-12-07.md; WINO_OPTS=0 and BEAM leave it to tinygrad). Elsewhere on a CPU (a
   # 3-D conv, or an output fused into a reduce such as a global pool's mean, whose kernel gets no opts) a kernel of its own computes
   # whole tiles into a buffer the consumer reads, where the cost model says that pays. On the H100 that buffer cost more than it saved
   # (at 14x14: 38 -> 55-67 us). A size of at most 7 is spared: tinygrad's heuristic upcasts such an axis whole
   # (codegen/opt/heuristic.py), which makes the rows constants too (at 7x7, 0.25 ms fused, 0.62 ms as whole tiles).
-  padded_by_opts = n in (GPU_OUTPUT_NDIMS if on_gpu else CPU_OUTPUT_NDIMS) and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
+  padded_by_opts = n in OUTPUT_NDIMS and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
   if not wg and not padded_by_opts and any(s % w.m and s > 7 for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
     tb, tx, to = ctx.copies(both), ctx.copies(x_only), ctx.copies(o_only)
     tt = ctx.ranges([t for pair in zip([math.ceil(s / w.m) for s in sizes], [w.m]*n) for t in pair])
@@ -463,7 +462,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
   if threads_on_tiles: kind += f", threads along {tiles} tiles"
   if x_padded: kind += f", X rows padded to {tiles} tiles"
-  if g_padded: kind += f", GHAT rows padded to {m_row}"
+  if g_pad: kind += f", GHAT rows padded to {m + g_pad}"
   if whole_tiles: kind += ", output transform over whole tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
