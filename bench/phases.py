@@ -28,6 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                  help="';'-separated B,Cin,Cout,H[,W] (3x3 conv, padding 1; with --dims 1 B,Cin,Cout,L). Default: the seed's shape and "
                  "the CPU anchor sweep")
   p.add_argument("--dims", type=int, default=2, choices=(1, 2), help="the conv's spatial dims: 2 (H x H or H x W, 3x3) or 1 (L, 3 taps)")
+  p.add_argument("--groups", type=int, default=1, help="the convs' groups (Cin and Cout multiples of it)")
   p.add_argument("--dtypes", default="float32", help="comma-separated tinygrad dtypes, e.g. float32,float16")
   p.add_argument("--runs", type=int, default=10, help="timed runs per row (median, min, max)")
   p.add_argument("--warmup", type=int, default=2, help="untimed runs per row before the timed ones")
@@ -70,7 +71,7 @@ def fl(mat) -> list[list[float]]: return [[float(x) for x in row] for row in mat
 
 def old_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
   """tinygrad 0.14's Tensor._conv2d_winograd (mixin/op.py) for padding 1, stopped after `phase`; phase 4 is WINO=1 itself."""
-  if phase == 4: return [x.conv2d(w, padding=1)]
+  if phase == 4: return [x.conv2d(w, padding=1, groups=ARGS.groups)]
   HW = w.shape[2:]
   padding_ = resolve_pool_pads(1, len(HW))
   pads = [(pB, pA + (-(s + pB + pA - 2) % 4)) for (pB, pA), s in zip(flat_to_grouped(padding_), x.shape[-len(HW):])]
@@ -82,14 +83,14 @@ def old_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]:
   gfactors = g._apply_winograd_matrix(fl(TINYGRAD_F43.G), len(HW)).contiguous()
   if phase == 2: return [dfactors, gfactors]
   tyx = d.shape[-len(HW):]
-  (bs, cin), cout = x.shape[:2], w.shape[0]
-  gf = gfactors.reshape(*(6,) * len(HW), 1, 1, cout, cin, *([1] * len(tyx)))
-  df = dfactors.reshape(*(6,) * len(HW), bs, 1, 1, cin, *tyx)
+  bs, (cout, cin), g = x.shape[0], w.shape[:2], ARGS.groups
+  gf = gfactors.reshape(*(6,) * len(HW), 1, g, cout // g, cin, *([1] * len(tyx)))
+  df = dfactors.reshape(*(6,) * len(HW), bs, g, 1, cin, *tyx)
   return [(gf * df).sum(axis=-1-len(HW))]
 
-def new_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return [x.conv2d(w, padding=1)]  # truncated by WINO_PHASE
+def new_phase(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return [x.conv2d(w, padding=1, groups=ARGS.groups)]  # truncated by WINO_PHASE
 def new_auto(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return new_phase(x, w, 4)  # the cost model decides
-def direct(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return [x.conv2d(w, padding=1)]
+def direct(x:Tensor, w:Tensor, phase:int) -> list[Tensor]: return [x.conv2d(w, padding=1, groups=ARGS.groups)]
 
 @contextlib.contextmanager
 def row_flags(impl, phase:int):
@@ -164,25 +165,26 @@ def torch_time(xn:np.ndarray, wn:np.ndarray, dt) -> tuple[float|None, np.ndarray
   x, w = torch.from_numpy(xn).to(dev, tdt), torch.from_numpy(wn).to(dev, tdt)
   conv = torch.nn.functional.conv1d if xn.ndim == 3 else torch.nn.functional.conv2d
   with torch.no_grad():
-    for _ in range(max(ARGS.warmup, 3)): out = conv(x, w, padding=1)
+    for _ in range(max(ARGS.warmup, 3)): out = conv(x, w, padding=1, groups=ARGS.groups)
     ts = []
     for _ in range(ARGS.runs):
       if cuda:
         s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record(); out = conv(x, w, padding=1); e.record(); torch.cuda.synchronize()  # noqa: E702
+        s.record(); out = conv(x, w, padding=1, groups=ARGS.groups); e.record(); torch.cuda.synchronize()  # noqa: E702
         ts.append(s.elapsed_time(e) / 1e3)
       else:
-        t0 = time.perf_counter(); out = conv(x, w, padding=1); ts.append(time.perf_counter() - t0)  # noqa: E702
+        t0 = time.perf_counter(); out = conv(x, w, padding=1, groups=ARGS.groups); ts.append(time.perf_counter() - t0)  # noqa: E702
   what = f"torch {torch.__version__}, " + (f"cuDNN {torch.backends.cudnn.version()}, CUDA events" if cuda else "CPU, wall time per call")
   return statistics.median(ts) * 1e3, out.float().cpu().numpy(), what
 
 def bench_shape(shape:tuple[int, ...], dt, phases:list[int], bar) -> dict:
   bs, cin, cout, *hw = shape
   if len(hw) > ARGS.dims: raise SystemExit(f"shape {shape}: {ARGS.dims}-D convs take B,Cin,Cout{',H,W' if ARGS.dims == 2 else ',L'}")
-  hw = hw * ARGS.dims if len(hw) == 1 else hw
+  if cin % ARGS.groups or cout % ARGS.groups: raise SystemExit(f"shape {shape}: Cin and Cout must be multiples of --groups {ARGS.groups}")
+  hw, cg = hw * ARGS.dims if len(hw) == 1 else hw, cin // ARGS.groups
   rng = np.random.default_rng(0)
   xn = rng.standard_normal((bs, cin, *hw), dtype=np.float32)
-  wn = (rng.standard_normal((cout, cin, *[3] * len(hw)), dtype=np.float32) / np.sqrt(3 ** len(hw) * cin)).astype(np.float32)
+  wn = (rng.standard_normal((cout, cg, *[3] * len(hw)), dtype=np.float32) / np.sqrt(3 ** len(hw) * cg)).astype(np.float32)
   x, w = Tensor(xn).cast(dt).realize(), Tensor(wn).cast(dt).realize()
   tol = 1e-4 if dt.itemsize >= 4 else 5e-2  # a sanity bound for "this is the conv": OLD's fp16 error reaches 2e-2
   impls = [(impl, f) for impl, f in (("OLD", old_phase), ("NEW", new_phase)) if impl in ARGS.impls.split(",")]
@@ -240,7 +242,8 @@ def markdown(results:list[dict], meta:dict) -> str:
            f"{'on' if meta['disk_cache'] else 'off'}. Kernel time is the runtime's own timer, "
            "each kernel synchronized, summed over the row's kernels; the median of the runs, with min and max. Build, schedule, compile and load "
            "are wall time of the first call: each complete conv's with nothing of its shape alive, a truncation's (phases 1-3) with its "
-           f"complete conv's kernels alive. {'3x3 conv' if meta.get('dims', 2) == 2 else '1-D conv of 3 taps'}, padding 1.", "",
+           f"complete conv's kernels alive. {'3x3 conv' if meta.get('dims', 2) == 2 else '1-D conv of 3 taps'}, padding 1"
+           f"{', ' + str(meta['groups']) + ' groups' if meta.get('groups', 1) > 1 else ''}.", "",
            "## Summary (complete conv, kernel ms)", "",
            "NEW+cost is the conv as WINO=1 WINO_COST=1 runs it: the cost model chose winograd or direct conv (last column). NEW is "
            "the conv as WINO=1 runs it, every eligible conv rewritten: the row the phase tables break down. First call: schedule + compile + "
@@ -340,13 +343,13 @@ def main() -> int:
   dts = [getattr(dtypes, d.strip()) for d in ARGS.dtypes.split(",")]
   phases = sorted({int(p) for p in ARGS.phases.split(",")} | {4})
   meta = dict(device=Device.DEFAULT, date=datetime.date.today().isoformat(), command=" ".join(["bench/phases.py", *map(shlex.quote, sys.argv[1:])]),
-              tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__, dims=ARGS.dims,
+              tinygrad=importlib.metadata.version("tinygrad"), tinygrad_wino=tinygrad_wino.__version__, dims=ARGS.dims, groups=ARGS.groups,
               beam=ARGS.beam, runs=ARGS.runs, warmup=ARGS.warmup, interleaved=True, disk_cache=ARGS.warm_disk_cache, python=platform.python_version(),
               machine=platform.machine(), processor=platform.processor() or platform.machine(), accelerator=accelerator())
   # pay the process's one-time costs (pattern matchers, the device's compiler) before the first shape's first call
   for dt in dts:
-    x = Tensor.ones(1, 4, *[8] * ARGS.dims, dtype=dt).contiguous().realize()
-    w = Tensor.ones(4, 4, *[3] * ARGS.dims, dtype=dt).contiguous().realize()
+    x = Tensor.ones(1, 4 * ARGS.groups, *[8] * ARGS.dims, dtype=dt).contiguous().realize()
+    w = Tensor.ones(4 * ARGS.groups, 4, *[3] * ARGS.dims, dtype=dt).contiguous().realize()
     for f in (direct, old_phase, new_phase): first_call(f, x, w)
   results = []
   with tqdm(total=len(shapes) * len(dts) * (len(ARGS.impls.split(",")) * len(phases) + 2 + ("NEW" in ARGS.impls.split(","))), desc="rows") as bar:

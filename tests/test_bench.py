@@ -1,5 +1,5 @@
-# The timing harnesses end to end at a tiny size: bench/phases.py (the committed sweeps, 2-D and 1-D) runs, checks every row against direct conv
-# (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv; bench/jit.py replays
+# The timing harnesses end to end at a tiny size: bench/phases.py (the committed sweeps, 2-D, 1-D and grouped) runs, checks every row
+# against direct conv (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv; bench/jit.py replays
 # TinyJit captures; bench/first_call.py times each row's first call in a process of its own; bench/schedule.py times the schedule
 # under each package it is given.
 import json, os, pathlib, subprocess, sys
@@ -7,10 +7,11 @@ import pytest
 
 BENCH = pathlib.Path(__file__).parent.parent / "bench"
 
-@pytest.mark.parametrize("dims,shape", [(2, "1,8,8,12"), (1, "2,8,8,40")])
-def test_phases_harness_runs_and_reports_each_complete_convs_first_call(tmp_path, dims, shape):
-  cmd = [sys.executable, str(BENCH / "phases.py"), "--dims", str(dims), "--shapes", shape, "--runs", "1", "--warmup", "1", "--no-torch",
-         "--no-plot", "--out", str(tmp_path), "--name", "t"]
+@pytest.mark.parametrize("dims,shape,groups", [(2, "1,8,8,12", 1), (1, "2,8,8,40", 1), (2, "1,8,12,12", 4)])
+def test_phases_harness_runs_and_reports_each_complete_convs_first_call(tmp_path, dims, shape, groups):
+  # OLD's truncations (phases 1-3) must run kernels of OLD's complete conv, grouped too (the harness checks that)
+  cmd = [sys.executable, str(BENCH / "phases.py"), "--dims", str(dims), "--shapes", shape, "--groups", str(groups), "--runs", "1", "--warmup", "1",
+         "--no-torch", "--no-plot", "--out", str(tmp_path), "--name", "t"]
   subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
   res = json.loads((tmp_path / "t.json").read_text())["results"][0]
   complete = {r["impl"]: r for r in res["rows"] if r["phase"] == 4}

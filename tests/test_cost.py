@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tinygrad_wino
 from tinygrad import Tensor, Context, dtypes
+from tinygrad_wino import tg
 from tinygrad_wino.cost import CPU, GPU, SMALL_CONV_MACS, Work, decide, device_class
 from helpers import conv_ref, rel_err
 
@@ -93,3 +94,15 @@ def test_decisions_agree_with_the_committed_sweeps(name, device):
     pays, why = decide(work, device)
     if abs(t["NEW"] / t["direct"] - 1) <= 0.1 or abs(dev.winograd_s(work) / dev.direct_s(work) - 1) <= 0.05: continue
     assert pays == (t["NEW"] < t["direct"]), f"{res['shape']} {res['dtype']}: {why}, measured NEW {t['NEW']:.3f} ms, direct {t['direct']:.3f} ms"
+
+def test_a_grouped_conv_kept_direct_compiles_direct_convs_kernel():
+  # NEW's conv2d is a CALL (backward.py) returning the output as tinygrad's conv computes it, (batch, groups, cout / groups, ...):
+  # returned as (batch, cout, ...) its buffer gave a grouped conv one range over the output channels, and tinygrad's direct conv
+  # of that graph is another kernel than plain direct conv's (2.2x slower at (8,128,128,56) with 32 groups)
+  def kernels(mode) -> list[bytes]:
+    with tinygrad_wino.using(mode):
+      return tg.kernel_keys(tg.schedule(Tensor.empty(2, 64, 14, 14).conv2d(Tensor.empty(64, 2, 3, 3), groups=32, padding=1))[0])
+  tinygrad_wino.stats.reset()
+  new = kernels("new")
+  assert len(tinygrad_wino.stats.skipped) == 1 and tinygrad_wino.stats.skipped[0].startswith("cost model")
+  assert new == kernels(None)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tinygrad_wino
 from tinygrad import Tensor, Context, dtypes
-from tinygrad_wino import rules
+from tinygrad_wino import rules, tg
 from helpers import conv_ref, rel_err, run_conv
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ CASES = {
   "padding_2": Case((3, 4, 6, 6), (4, 4, 3, 3), dict(padding=2)),
   "bias": Case((2, 3, 7, 9), (3, 3, 3, 3), dict(padding=1), bias=True),
   "groups": Case((2, 8, 7, 9), (6, 4, 3, 3), dict(padding=1, groups=2)),
+  "groups_4_bias": Case((2, 8, 9, 10), (12, 2, 3, 3), dict(padding=1, groups=4), bias=True),
   "depthwise": Case((2, 8, 11, 5), (8, 1, 3, 3), dict(padding=1, groups=8)),
   "cin_1": Case((1, 1, 5, 6), (3, 1, 3, 3), dict(padding=1)),
   "cout_1": Case((2, 5, 6, 5), (1, 5, 3, 3), dict(padding=1)),
@@ -93,6 +94,35 @@ def test_cpu_rows_of_powers_of_two_are_padded(name, dtype, padded):
   x, w, b = case.draw(0)
   _, rewrites = run_conv("new", x, w, b, dtype=dtype, **case.kwargs)
   assert len(rewrites) == 1 and all(p in rewrites[0] for p in padded) and rewrites[0].count("padded to") == len(padded), rewrites
+
+def _stored_sizes(out:Tensor) -> list[int]:
+  linear, _ = tg.schedule(out)
+  return [u.src[0].src[0].max_shape[0] for c in linear.src if c.op is tg.Ops.CALL and c.src[0].op is tg.Ops.SINK
+          for u in c.src[0].toposort() if u.op is tg.Ops.STORE]
+
+@pytest.mark.parametrize("tile,relu", [(2, True), (4, True), (4, False)])
+def test_grouped_conv_is_a_matmul_per_group(tile, relu):
+  # tinygrad computes a grouped conv over a range of groups and one of a group's output channels, except where a consumer fused
+  # onto the conv's output (a relu, a batchnorm; at times its copy out) reads the channels as one range o: the input's channel is
+  # then (o // (cout / groups)) * cin + c, and the rule splits o into the group and the channel in it. Either way XHAT transforms
+  # each input tile once (not once for each output channel of its group) and MHAT multiplies a group's tiles by its weights as one
+  # matrix: XHAT, GHAT and MHAT are as large as an ungrouped conv's of the group's channels, and the output matches float64
+  rng = np.random.default_rng(tile)
+  def arrays(cin:int, cout:int, groups:int) -> list[np.ndarray]:
+    return [rng.standard_normal((2, cin, 9, 10)), rng.standard_normal((cout, cin // groups, 3, 3)) / 5, rng.standard_normal(cout)]
+  def conv(x:np.ndarray, w:np.ndarray, b:np.ndarray, groups:int) -> Tensor:
+    out = Tensor(x.astype(np.float32)).conv2d(Tensor(w.astype(np.float32)), Tensor(b.astype(np.float32)), groups=groups, padding=1)
+    return out.relu() if relu else out
+  (x, w, b), small = arrays(8, 12, 4), arrays(2, 3, 1)
+  ref = conv_ref(x, w, b, groups=4, padding=1)
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new"), Context(WINO_TILE=tile, SCACHE=0):
+    assert rel_err(conv(x, w, b, 4).numpy(), np.maximum(ref, 0) if relu else ref) <= 2e-5
+    grouped, ungrouped = _stored_sizes(conv(x, w, b, 4)), _stored_sizes(conv(*small, 1))
+  rewritten = tinygrad_wino.stats.rewritten
+  assert len(rewritten) == 3 and (not relu or all("output channels in groups of [3]" in r for r in rewritten[:2])), rewritten
+  tiles = -(-9 // tile) * -(-10 // tile)
+  assert grouped[:3] == [4 * n for n in ungrouped[:3]] and grouped[0] == (tile + 2) ** 2 * 2 * 8 * tiles, (grouped, ungrouped)
 
 @pytest.mark.parametrize("dtype", [dtypes.float64, dtypes.bfloat16])
 def test_other_float_dtypes(dtype):

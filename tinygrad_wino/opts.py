@@ -91,10 +91,12 @@ def _output(k:Scheduler, alphas:tuple[int, ...], ndims:tuple[int, ...]) -> tuple
   dims: dict = {}
   for r in k.rngs: dims.setdefault(r.arg[0], []).append(r)
   spatial = [sorted(d, key=lambda r: r.arg[:-1]) for d in list(dims.values())[-n:]]
-  if len(dims) < n + 1 or any(len(d) > 2 for d in spatial) or len(chans:=list(dims.values())[-n - 1]) != 1: return None
+  if len(dims) < n + 1 or any(len(d) > 2 for d in spatial) or len(chans:=list(dims.values())[-n - 1]) > 2: return None
+  # the output channels: one range, or a grouped conv's, which tinygrad splits into the group and the channel in it (the inner)
+  c = max(chans, key=lambda r: r.arg[:-1])
   # NEW's MHAT layout has the output channels innermost (rules._rewrite); OLD's output kernel reads by tiles too, tiles innermost
-  if not all(chans[0] in _unit(b) and all(_tile_index(b.src[1].get_idx(), d, m) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
-  return spatial, chans[0], mhat, m
+  if not all(c in _unit(b) and all(_tile_index(b.src[1].get_idx(), d, m) for d in spatial) for b in k.bufs if b.src[0] is mhat): return None
+  return spatial, c, mhat, m
 
 def _whole_tiles(k:Scheduler, alphas:tuple[int, ...], ndims:tuple[int, ...]) -> tuple[Scheduler, list[list[UOp]], UOp, UOp]|None:
   """A copy of NEW's output-transform kernel (_output's, of these alphas and spatial dims) with its spatial dims upcast by whole tiles

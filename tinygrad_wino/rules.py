@@ -30,6 +30,7 @@ class Conv:
   act_others: tuple[UOp, ...]    # act's other output ranges
   other_others: tuple[UOp, ...]  # other's other output ranges
   weight_grad: bool              # tile the reduced positions q (3 outputs p) instead of the outputs p (3 taps q)
+  groups: tuple[int, ...] = ()   # per range of `both`: act reads it only through r // d (a grouped conv's output channels), or 1
   @property
   def others(self) -> tuple[UOp, ...]: return tuple(dict.fromkeys(self.act_others + self.other_others))
   # act's and other's other ranges split three ways: both use them (groups), only act (batch), only other (output channels)
@@ -39,6 +40,25 @@ class Conv:
   def act_only(self) -> tuple[UOp, ...]: return tuple(r for r in self.act_others if r not in self.other_others)
   @property
   def other_only(self) -> tuple[UOp, ...]: return tuple(r for r in self.other_others if r not in self.act_others)
+  # a range both use that act reads only through r // d (a grouped conv: the output channel r of group r // d) splits in two: the
+  # group, which both use, and r % d, other's own. MHAT is then a matmul per group with the group's d output channels in M, instead
+  # of a matrix-vector product per output channel over an XHAT made again for each of them
+  @property
+  def splits(self) -> tuple[int, ...]: return self.groups or (1,) * len(self.both)
+  @property
+  def shared_sizes(self) -> list: return [_extent(r) if d == 1 else _size(r) // d for r, d in zip(self.both, self.splits)]
+  @property
+  def own_sizes(self) -> list: return [d for d in self.splits if d > 1] + [_extent(r) for r in self.other_only]  # M's parts
+  def shared_at(self, shared:tuple[UOp, ...], own:list[UOp]|None=None) -> dict[UOp, UOp]:
+    """The substitution of both's and other_only's ranges by the group ranges `shared` and M's parts `own` (own_sizes' order);
+    without `own` act's: it doesn't read r % d."""
+    split = iter(own or [])
+    ret = {r: s if d == 1 else s * d + next(split, 0) for r, s, d in zip(self.both, shared, self.splits)}
+    return ret | dict(zip(self.other_only, split))
+  @property
+  def consumer_shared(self) -> list[UOp]: return [r if d == 1 else r // d for r, d in zip(self.both, self.splits)]
+  @property
+  def consumer_own(self) -> list[UOp]: return [r % d for r, d in zip(self.both, self.splits) if d > 1] + list(self.other_only)
   @property
   def tiled(self) -> tuple[UOp, ...]: return self.taps if self.weight_grad else self.outs
   @property
@@ -47,7 +67,8 @@ class Conv:
 def _is_out_range(u:UOp) -> bool: return u.op is Ops.RANGE and u.arg[-1] is not AxisType.REDUCE
 def _size(r:UOp) -> int|None: return r.src[0].arg if r.src[0].op is Ops.CONST else None
 def _extent(r:UOp): return r.src[0] if (s:=_size(r)) is None else s
-def _most(r:UOp) -> int: return s if (s:=_size(r)) is not None else int(r.src[0].vmax)  # a symbolic extent (batch) at its largest
+def _largest(size:int|UOp) -> int: return int(size.vmax) if isinstance(size, UOp) else size  # a symbolic extent (batch) at its largest
+def _most(r:UOp) -> int: return _largest(_extent(r))
 def _prod(xs): return functools.reduce(operator.mul, xs, 1)
 def _unflat(r:UOp, sizes:list) -> list[UOp]:
   # the index of each part of the row-major product of `sizes` that the flat index r is at
@@ -77,6 +98,17 @@ def _tap_pairs(act:UOp, reduce_rngs:tuple[UOp, ...]) -> list[tuple[UOp, UOp]]:
   return pairs
 
 def _placeholder(o:UOp, k:UOp, i:int) -> UOp: return UOp.range(o.src[0] + k.src[0] - 1, -1 - i, AxisType.PLACEHOLDER)
+
+def _group_size(act:UOp, r:UOp) -> int:
+  """The largest d that act reads r only through r // d (tinygrad indexes a grouped conv's input channel as r // (cout / groups)
+  * cin + c), tried among the divisors act's index takes of r; 1 where act reads r itself."""
+  if (size:=_size(r)) is None: return 1
+  ds = sorted({d.arg for u in _kernel_toposort(act) if u.op in (Ops.FLOORDIV, Ops.CDIV) and r in u.src[0].ranges and (d:=u.src[1]).op is Ops.CONST
+               and 1 < d.arg < size and size % d.arg == 0}, reverse=True)
+  for d in ds:
+    g, q = UOp.range(size // d, -1, AxisType.PLACEHOLDER), UOp.range(d, -2, AxisType.PLACEHOLDER)
+    if q not in simplify_each([gated_substitute(act, {r: g * d + q})])[0].ranges: return d
+  return 1
 
 def _scaled(u:UOp) -> tuple[UOp, int]|None:
   # u as (range, coefficient): a range, or a range times a constant
@@ -145,7 +177,8 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   if any(u.op in {Ops.STAGE, Ops.REDUCE, Ops.END} and not ours.isdisjoint(u.ended_ranges)
          for f in (act, other) for u in f.toposort(gate=lambda u: not ours.isdisjoint(u.ranges) or u.op in {Ops.STAGE, Ops.REDUCE, Ops.END})):
     return "a buffer inside the conv closes one of its ranges"
-  return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad)
+  groups = tuple(_group_size(act, r) for r in act_others if r in other_others)
+  return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad, groups if any(d > 1 for d in groups) else ())
 
 def classify(red:UOp) -> Conv|str|None:
   """The conv that `red` computes; or, for a reduce that reads an input at output+kernel sums, why the rule leaves it alone;
@@ -260,7 +293,7 @@ def _sources(source_at:Callable[[tuple[int, ...]], tuple[UOp, list[UOp|None]]], 
 
 def conv_work(conv:Conv, w:Winograd) -> Work:
   """The conv's sizes for the cost model, with the tiling and buffer dtypes _rewrite gives it."""
-  both, x_only, o_only = (_prod(_most(r) for r in rs) for rs in (conv.both, conv.act_only, conv.other_only))
+  both, x_only, o_only = (_prod(_largest(s) for s in sizes) for sizes in (conv.shared_sizes, [_extent(r) for r in conv.act_only], conv.own_sizes))
   tiles, chans = _prod(math.ceil(_size(r) / w.m) for r in conv.tiled), _prod(_most(r) for r in conv.chans)
   n, k, alpha = x_only * (1 if conv.weight_grad else tiles), chans * (tiles if conv.weight_grad else 1), w.alpha ** len(conv.outs)
   out = both * x_only * o_only * _prod(_size(o) for o in conv.outs)
@@ -355,7 +388,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # consumer stores (output channels, input channels, taps), so there MHAT is (alpha, groups, M, N) and the output transform
   # reads it along the stored order: as (N, M) the CPU read it at a stride of M, and the transform of the (4,256,256,4) gradient
   # took 4.3 ms where it now takes 0.9 (bench/results/cpu-grads-2026-11-25.md).
-  both, x_only, o_only = conv.both, conv.act_only, conv.other_only
+  x_only, o_sizes = conv.act_only, conv.own_sizes
   n_parts = [_extent(r) for r in x_only] + ([] if wg else tiles)
   k_parts = [_extent(r) for r in conv.chans] + (tiles if wg else [])
 
@@ -363,7 +396,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # (alpha, groups, K, N) for a forward conv and (alpha, groups, N, K) for a weight gradient: the tiles innermost. The tiled role
   # keeps one range per part (batch: act's own for a forward conv, the reduced one for a weight gradient), the other role one flat
   # range (input channels); their ids order the kernel's axes (threads_on_tiles above)
-  xa, xb = ctx.ranges([w.alpha]*n), ctx.copies(both)
+  xa, xb = ctx.ranges([w.alpha]*n), ctx.ranges(conv.shared_sizes)
   r_sizes, f_sizes = [_extent(r) for r in (conv.chans if wg else x_only)], (n_parts if wg else k_parts)
   if threads_on_tiles:
     r_ranges, t_ranges = ctx.ranges(r_sizes), ctx.ranges(tiles)
@@ -378,7 +411,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   def act_at(j:tuple[int, ...]) -> tuple[UOp, list[UOp|None]]:
     pos = [_tile_at(t, nt, ji, w.m, e) for t, nt, ji, e in zip(t_ranges, tiles, j, extents)]
     subs = dict(zip(conv.tiled, [p for p, _ in pos])) | {r: UOp.const(0) for r in conv.untiled}
-    subs |= dict(zip(conv.chans, xc)) | dict(zip(both, xb)) | dict(zip(x_only, xo))
+    subs |= dict(zip(conv.chans, xc)) | conv.shared_at(xb) | dict(zip(x_only, xo))
     return gated_substitute(conv.act, subs), [g for _, g in pos]
   # On a CPU the tiles along the last dim are upcast (opts.cpu_xhat_opts), so the first dim is contracted first: each column's
   # partial sums are made once for the tiles that share that column (adjacent tiles overlap by alpha - m), and a loop over the
@@ -397,20 +430,19 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # (8,128,128,28) 5.2 -> 2.3; MHAT at (8,256,256,14) 14.7 -> 13.0, with k unrolled by 4 instead of 8). GHAT's range over K is made
   # first, so its loop stays outside M's and its stores run along M. The GPU keeps the layouts its kernel opts were searched with.
   cpu_layout = not wg and not on_gpu
-  oa, ob = ctx.ranges([w.alpha]*n), ctx.copies(both)
+  oa, ob = ctx.ranges([w.alpha]*n), ctx.ranges(conv.shared_sizes)
   g_pad = 0
   if cpu_layout:
     # MHAT reads G's rows (one a k) at a stride of GHAT's row. Output channels are mostly a power of two, and rows 2^k bytes apart
     # all fall in a few of the cache's sets: each row is padded by CPU_ROW_PAD columns there (they hold the last channel's
     # transform again and nothing reads them)
-    m_sizes = [_extent(r) for r in o_only]
-    (ok, kp), om = ctx.flat(k_parts), ctx.ranges([m + g_pad if (g_pad:=_cpu_row_pad(m:=_prod(m_sizes), sdt)) else m])[0]
-    op_ = _unflat((om < m).where(om, UOp.const(m - 1, om.dtype)) if g_pad else om, m_sizes)
-  else: (om, op_), (ok, kp) = ctx.flat([_extent(r) for r in o_only]), ctx.flat(k_parts)
+    (ok, kp), om = ctx.flat(k_parts), ctx.ranges([m + g_pad if (g_pad:=_cpu_row_pad(m:=_prod(o_sizes), sdt)) else m])[0]
+    op_ = _unflat((om < m).where(om, UOp.const(m - 1, om.dtype)) if g_pad else om, o_sizes)
+  else: (om, op_), (ok, kp) = ctx.flat(o_sizes), ctx.flat(k_parts)
   oc, ot = kp[:len(conv.chans)], kp[len(conv.chans):]
   def other_at(j:tuple[int, ...]) -> tuple[UOp, list[UOp|None]]:
     pos = [_tile_at(t, nt, ji, w.m, s) for t, nt, ji, s in zip(ot, tiles, j, sizes)] if wg else [(UOp.const(ji), None) for ji in j]
-    subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | dict(zip(both, ob)) | dict(zip(o_only, op_))
+    subs = dict(zip(conv.taps, [p for p, _ in pos])) | dict(zip(conv.chans, oc)) | conv.shared_at(ob, op_)
     return gated_substitute(conv.other, subs), [g for _, g in pos]
   # a weight gradient's transform of the upstream gradient is an input transform too (tiles, opts.cpu_xhat_opts): XHAT's order
   ohat = kron(_sources(other_at, len(other_mat[0]), n, fdt), (other_mat,)*n, oa, fdt, first_mode_first=wg and not on_gpu)
@@ -418,8 +450,8 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   if ctx.phase == 2: return _phase_probe(red, xhat, ohat), "phase 2 probe"
 
   # MHAT: the Hadamard product reduced over K
-  ma, mb = ctx.ranges([w.alpha]*n), ctx.copies(both)
-  mn, mm = ctx.ranges([_prod(n_parts), _prod(_extent(r) for r in o_only)])
+  ma, mb = ctx.ranges([w.alpha]*n), ctx.ranges(conv.shared_sizes)
+  mn, mm = ctx.ranges([_prod(n_parts), _prod(o_sizes)])
   mk = ctx.ranges([_prod(k_parts)], AxisType.REDUCE)[0]
   x_cols, o_cols = (mn, *_unflat(mk, k_parts)) if wg else (mk, *_unflat(mn, n_parts)), (mk, mm) if cpu_layout else (mm, mk)
   prod = (xhat.index(*ma, *mb, *x_cols) * ohat.index(*ma, *mb, *o_cols)).cast(fdt)
@@ -430,7 +462,6 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   mhat = mhat.bufferize(*((*mb, mn, *ma, mm) if cpu_layout else (*ma, *mb, *((mm, mn) if wg else (mn, mm)))), arg=opts)
   if ctx.phase == 3: return _phase_probe(red, mhat), "phase 3 probe"
 
-  o_sizes = [_extent(r) for r in o_only]
   def out_at(rows:tuple[UOp, ...], b:tuple[UOp, ...], x:tuple[UOp, ...], o:tuple[UOp, ...], t:list[UOp]) -> UOp:
     n_flat, o_flat = _flat_index([*x, *t], n_parts), _flat_index(list(o), o_sizes)
     cols = (o_flat, n_flat) if wg else (n_flat, o_flat)  # MHAT's last two indices, in its layout's order
@@ -450,19 +481,21 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   # (codegen/opt/heuristic.py), which makes the rows constants too (at 7x7, 0.25 ms fused, 0.62 ms as whole tiles).
   padded_by_opts = n in OUTPUT_NDIMS and not any(p.arg[-1] is AxisType.REDUCE for p in conv.outs)
   if not wg and not padded_by_opts and any(s % w.m and s > 7 for s in sizes) and tiled_output_pays(conv_work(conv, w).out, red.device):
-    tb, tx, to = ctx.copies(both), ctx.copies(x_only), ctx.copies(o_only)
+    tb, tx, to = ctx.ranges(conv.shared_sizes), ctx.copies(x_only), ctx.ranges(o_sizes)
     tt = ctx.ranges([t for pair in zip([math.ceil(s / w.m) for s in sizes], [w.m]*n) for t in pair])
     whole = out_at(tt[1::2], tb, tx, to, list(tt[0::2])).bufferize(*tb, *tx, *to, *tt, arg=opts)
-    out, whole_tiles = whole.index(*both, *x_only, *o_only, *[q for p in conv.outs for q in (p // w.m, p % w.m)]), True
+    out = whole.index(*conv.consumer_shared, *x_only, *conv.consumer_own, *[q for p in conv.outs for q in (p // w.m, p % w.m)])
+    whole_tiles = True
   else:
     rows, tile_of = (conv.outs, []) if wg else (tuple(p % w.m for p in conv.outs), [p // w.m for p in conv.outs])
-    out, whole_tiles = out_at(rows, both, x_only, o_only, tile_of), False
+    out, whole_tiles = out_at(rows, tuple(conv.consumer_shared), x_only, tuple(conv.consumer_own), tile_of), False
   if not wg and (inside:=_padding_only_outputs(conv)) is not None: out = inside.where(out, UOp.const(0.0, fdt))
   out = out.cast(red.dtype)
   kind = f"weight gradient, positions {sizes}, F({w.r},{w.m})ᵀ" if wg else f"conv, spatial {sizes}, F({w.m},{w.r})"
   if threads_on_tiles: kind += f", threads along {tiles} tiles"
   if x_padded: kind += f", X rows padded to {tiles} tiles"
   if g_pad: kind += f", GHAT rows padded to {m + g_pad}"
+  if conv.groups: kind += f", output channels in groups of {[d for d in conv.groups if d > 1]}"
   if whole_tiles: kind += ", output transform over whole tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
