@@ -126,8 +126,12 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
     if u:=next((u for u in ((4, 2) if one_dim else (2,)) if size % u == 0), None):
       c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), u))[0], size // u
     # blocks of 32 threads where MHAT is half, 64 where it is float; a 1-D conv's, 8 threads along the channels
-    want = 8 if one_dim else min(16, (32 if mhat.dtype.itemsize == 2 else 64) // row_threads)
-    if t:=next((t for t in (want, want // 2, want // 4) if t > 1 and size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, _axis(k, c), t))
+    want, a = 8 if one_dim else min(16, (32 if mhat.dtype.itemsize == 2 else 64) // row_threads), _axis(k, c)
+    if t:=next((t for t in (want, want // 2, want // 4) if t > 1 and size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, a, t))
+    # a grouped conv's channels (a group's: 4 at 128 channels in 32 groups) leave the block short of `want`: the rest along the
+    # groups, the range outside them (unless that is the kernel's first, the batch of an ungrouped conv)
+    if (rest:=want // (t or 1)) > 1 and a > 1 and (outer:=k.rngs[a - 1]).arg[-1] is AxisType.GLOBAL:
+      if u:=next((u for u in (rest, rest // 2, rest // 4) if u > 1 and (outer.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.LOCAL, a - 1, u))
     if row_threads > 1: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, row[0]), row_threads))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
