@@ -30,7 +30,7 @@ class Conv:
   act_others: tuple[UOp, ...]    # act's other output ranges
   other_others: tuple[UOp, ...]  # other's other output ranges
   weight_grad: bool              # tile the reduced positions q (3 outputs p) instead of the outputs p (3 taps q)
-  groups: tuple[int, ...] = ()   # per range of `both`: act reads it only through r // d (a grouped conv's output channels), or 1
+  group_channels: tuple[int, ...] = ()  # per range of `both`: the d that act reads it through, r // d (a grouped conv's), or 1
   @property
   def others(self) -> tuple[UOp, ...]: return tuple(dict.fromkeys(self.act_others + self.other_others))
   # act's and other's other ranges split three ways: both use them (groups), only act (batch), only other (output channels)
@@ -44,7 +44,7 @@ class Conv:
   # group, which both use, and r % d, other's own. MHAT is then a matmul per group with the group's d output channels in M, instead
   # of a matrix-vector product per output channel over an XHAT made again for each of them
   @property
-  def splits(self) -> tuple[int, ...]: return self.groups or (1,) * len(self.both)
+  def splits(self) -> tuple[int, ...]: return self.group_channels or (1,) * len(self.both)
   @property
   def shared_sizes(self) -> list: return [_extent(r) if d == 1 else _size(r) // d for r, d in zip(self.both, self.splits)]
   @property
@@ -177,8 +177,8 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
   if any(u.op in {Ops.STAGE, Ops.REDUCE, Ops.END} and not ours.isdisjoint(u.ended_ranges)
          for f in (act, other) for u in f.toposort(gate=lambda u: not ours.isdisjoint(u.ranges) or u.op in {Ops.STAGE, Ops.REDUCE, Ops.END})):
     return "a buffer inside the conv closes one of its ranges"
-  groups = tuple(_group_size(act, r) for r in act_others if r in other_others)
-  return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad, groups if any(d > 1 for d in groups) else ())
+  split = tuple(_group_size(act, r) for r in act_others if r in other_others)
+  return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad, split if any(d > 1 for d in split) else ())
 
 def classify(red:UOp) -> Conv|str|None:
   """The conv that `red` computes; or, for a reduce that reads an input at output+kernel sums, why the rule leaves it alone;
@@ -495,7 +495,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   if threads_on_tiles: kind += f", threads along {tiles} tiles"
   if x_padded: kind += f", X rows padded to {tiles} tiles"
   if g_pad: kind += f", GHAT rows padded to {m + g_pad}"
-  if conv.groups: kind += f", output channels in groups of {[d for d in conv.groups if d > 1]}"
+  if conv.group_channels: kind += f", output channels in groups of {[d for d in conv.group_channels if d > 1]}"
   if whole_tiles: kind += ", output transform over whole tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
