@@ -11,7 +11,7 @@ mode's first call (cold), then kernel device time by the runtime's timers (each 
 warm-up run, the modes timed round-robin. 14 of the 20 convs are 3x3 stride-1 (the stride-2 and 1x1 ones stay direct): OLD and
 NEW take the winograd path there, and in the training step NEW rewrites their weight gradients too.
 
-  python examples/resnet18.py [--batch 8] [--size 32] [--width 64] [--runs 5] [--steps forward,train,jit,jit-prune,calls,train-calls]
+  python examples/resnet18.py [--batch 8] [--size 32] [--width 64] [--groups 1] [--runs 5] [--steps forward,train,jit,jit-prune,calls,train-calls]
                                 [--modes old,new] [--no-cold] [--json out.json]
 
 The modes are selected with tinygrad_wino.using(), the switch that WINO=1 and WINO_OLD=1 set from the environment."""
@@ -22,21 +22,21 @@ from tinygrad import Tensor, TinyJit, Context, Device, dtypes, nn
 from tinygrad_wino.tg import compile_schedule, load_programs, replay_jit, run_kernels, schedule, clear_caches
 
 class BasicBlock:
-  def __init__(self, cin:int, cout:int, stride:int):
-    self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout)
-    self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+  def __init__(self, cin:int, cout:int, stride:int, groups:int=1):
+    self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, groups=groups, bias=False), nn.BatchNorm2d(cout)
+    self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, padding=1, groups=groups, bias=False), nn.BatchNorm2d(cout)
     self.down = [nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout)] if stride != 1 or cin != cout else []
   def __call__(self, x:Tensor) -> Tensor:
     out = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
     return (out + (x.sequential(self.down) if self.down else x)).relu()
 
 class ResNet18:
-  def __init__(self, classes:int=10, width:int=64):
+  def __init__(self, classes:int=10, width:int=64, groups:int=1):
     self.stem, self.bn = nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)
     chans = [width, width * 2, width * 4, width * 8]
     # each stage: a block that changes width and resolution (stride 2 after the first stage), then one that keeps them
     self.blocks = [b for cin, cout, s in zip([width] + chans[:-1], chans, [1, 2, 2, 2])
-                   for b in (BasicBlock(cin, cout, s), BasicBlock(cout, cout, 1))]
+                   for b in (BasicBlock(cin, cout, s, groups), BasicBlock(cout, cout, 1, groups))]
     self.fc = nn.Linear(chans[-1], classes)
   def __call__(self, x:Tensor) -> Tensor:
     x = self.bn(self.stem(x)).relu().sequential(self.blocks)
@@ -159,6 +159,7 @@ def main(argv=None) -> int:
   ap.add_argument("--batch", type=int, default=8)
   ap.add_argument("--size", type=int, default=32, help="input height and width")
   ap.add_argument("--width", type=int, default=64, help="channels of the first stage")
+  ap.add_argument("--groups", type=int, default=1, help="groups of the blocks' 3x3 convs (ResNeXt's grouped convs; the stem keeps 1)")
   ap.add_argument("--runs", type=int, default=5)
   ap.add_argument("--steps", default="forward,train,jit,jit-prune,calls,train-calls",
                   help="which of forward, train, jit, jit-prune, calls and train-calls to run")
@@ -171,13 +172,14 @@ def main(argv=None) -> int:
   if not set(wino:=args.modes.split(",")) <= {"old", "new"}: ap.error(f"--modes takes old and new, got {args.modes!r}")
   modes = (None, *dict.fromkeys(wino))
   tinygrad_wino.install()
-  model = ResNet18(width=args.width)
+  model = ResNet18(width=args.width, groups=args.groups)
   params = init(model)
   rng = np.random.default_rng(1)
   x = Tensor(rng.standard_normal((args.batch, 3, args.size, args.size)).astype(np.float32)).realize()
   y = Tensor(rng.integers(0, 10, args.batch).astype(np.int32), dtype=dtypes.int32).realize()
   results, ok = {}, True
-  print(f"ResNet-18 (width {args.width}), batch {args.batch}, {args.size}x{args.size}, {Device.DEFAULT}, median of {args.runs}")
+  grouped = f", {args.groups} groups" if args.groups > 1 else ""
+  print(f"ResNet-18 (width {args.width}{grouped}), batch {args.batch}, {args.size}x{args.size}, {Device.DEFAULT}, median of {args.runs}")
   print("| step | mode | kernel ms (plain calls: wall ms) | min-max | kernels | convs rewritten | schedule ms | compile ms | load ms | vs direct | "
         "rel err |")
   print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -202,7 +204,8 @@ def main(argv=None) -> int:
             f"{ms0(r.get('compile_ms'))} | {ms0(r.get('load_ms'))} | {ms / base[f'{kind}_ms']:.2f} | {err:.1e} |")
   if args.json:
     out = [dict(step=s, mode=m or "direct", **{k: v for k, v in r.items() if k != "values"}) for (s, m), r in results.items()]
-    with open(args.json, "w") as f: json.dump(dict(device=Device.DEFAULT, batch=args.batch, size=args.size, width=args.width, runs=out), f, indent=1)
+    meta = dict(device=Device.DEFAULT, batch=args.batch, size=args.size, width=args.width, groups=args.groups)
+    with open(args.json, "w") as f: json.dump(dict(**meta, runs=out), f, indent=1)
   if not ok: print(f"FAILED: NEW's output differs from direct conv's by more than {args.tol} (or NEW rewrote nothing, or rescheduled a later call)")
   return 0 if ok else 1
 

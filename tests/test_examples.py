@@ -12,10 +12,12 @@ def resnet18():
   yield resnet18
   sys.path.remove(str(EXAMPLES))
 
-def test_resnet18_forward_and_training_step(resnet18, capsys):
-  # OLD's rows are reported, not judged: left out here
-  assert resnet18.main(["--batch", "2", "--size", "16", "--width", "4", "--runs", "1", "--steps", "forward,train", "--modes", "new",
-                         "--no-cold"]) == 0
+@pytest.mark.parametrize("groups", [1, 2])
+def test_resnet18_forward_and_training_step(resnet18, capsys, groups):
+  # OLD's rows are reported, not judged: left out here. With groups the blocks' 3x3 convs are grouped, each followed by a batchnorm
+  # (rules' group split)
+  assert resnet18.main(["--batch", "2", "--size", "16", "--width", "4", "--groups", str(groups), "--runs", "1",
+                         "--steps", "forward,train", "--modes", "new", "--no-cold"]) == 0
   out = capsys.readouterr().out
   # the forward pass rewrites all 14 3x3 stride-1 convs; the training step adds their weight gradients
   assert "| forward | new |" in out and "| 14 |" in out and "FAILED" not in out
