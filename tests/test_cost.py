@@ -79,18 +79,21 @@ def test_device_classes():
 
 @pytest.mark.parametrize("name,device", [("h100-2026-11-25.json", "CUDA"), ("h100-2026-12-06.json", "CUDA"),
                                          ("h100-crossover-2026-11-24.json", "CUDA"), ("h100-compile-split-float32-2026-12-06.json", "CUDA"),
-                                         ("h100-compile-split-float16-2026-12-06.json", "CUDA"),
+                                         ("h100-compile-split-float16-2026-12-06.json", "CUDA"), ("h100-grouped32-2026-12-07.json", "CUDA"),
+                                         ("h100-grouped4-2026-12-07.json", "CUDA"),
                                          ("cpu-2026-11-25.json", "CPU"), ("cpu-crossover-2026-11-25.json", "CPU")])
 def test_decisions_agree_with_the_committed_sweeps(name, device):
   # each measured shape: the model picks winograd where the complete winograd conv measured faster than direct conv, and direct
   # where it measured slower. Measured within 10% of each other (the run-to-run noise of the smallest shapes), or estimated within
   # 5% (a tie for the model: (4,64,64,32) fp32 read 0.063 ms against direct's 0.067 in one run and 0.081 against 0.069 in the
   # next), either choice is right
-  for res in json.loads((RESULTS / name).read_text())["results"]:
+  sweep = json.loads((RESULTS / name).read_text())
+  groups = sweep["meta"].get("groups", 1)
+  for res in sweep["results"]:
     t = {r["impl"]: r["kernel_ms"] for r in res["rows"] if r["phase"] == 4 and r["impl"] in ("direct", "NEW")}
     b, cin, cout, h = res["shape"]
-    m = 2 if b * cin * cout * h * h * 9 < SMALL_CONV_MACS else 4  # the tile NEW's rows ran at
-    work, dev = work_2d(b, cin, cout, h, m=m, half=res["dtype"] == str(dtypes.half)), device_class(device)
+    m = 2 if b * cin * cout * h * h * 9 // groups < SMALL_CONV_MACS else 4  # the tile NEW's rows ran at
+    work, dev = work_2d(b, cin, cout, h, groups, m=m, half=res["dtype"] == str(dtypes.half)), device_class(device)
     pays, why = decide(work, device)
     if abs(t["NEW"] / t["direct"] - 1) <= 0.1 or abs(dev.winograd_s(work) / dev.direct_s(work) - 1) <= 0.05: continue
     assert pays == (t["NEW"] < t["direct"]), f"{res['shape']} {res['dtype']}: {why}, measured NEW {t['NEW']:.3f} ms, direct {t['direct']:.3f} ms"
