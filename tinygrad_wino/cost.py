@@ -51,8 +51,8 @@ class Device:
 # it by 4; 17 taken) and at 4.5-11 elsewhere (14: 4.5-7.8, 7: 10.8, 30: 8.5; 6 taken). MHAT runs at 7-10 (float32) and 17-23
 # (half) TMAC/s on the H100, and on the CPU at 35-45 GMAC/s with opts.py's register blocking (30 taken). On the CPU an XHAT
 # element takes 0.8-2.2 ns with opts.py's upcast along the tiles (F(4,3); 0.3-0.6 at F(2,3); 1.5 taken).
-# XHAT's element cost was 15 ps in that fit; since XHAT's threads run along the tiles it takes 2.5-6 ps in the H100 sweeps
-# (bench/results/h100-2026-12-06.md, h100-grouped{32,4}-2026-12-07.md), and at 15 the model kept three grouped convs direct that
+# XHAT's element cost was 15 ps in that fit; since XHAT's threads run along the tiles it takes 1.6-6.3 ps in the H100 sweeps
+# (bench/results/h100-grouped{32,4}-2026-12-07.md), and at 15 the model kept three grouped convs direct that
 # winograd ran at 0.43-0.95 of direct's time. Every committed H100 sweep's decisions agree for 2-4 ps (tests/test_cost.py): 3 taken.
 GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 4e12, 10e12, 20e12, 3e-12, 2.5e-12, 10e-12, 10e-12, 2e-12, 80e-9)
 CPU = Device("CPU (fitted on 2 x86 cores)", 20e-6, 17e9, 6e9, 30e9, 30e9, 1.5e-9, 0.45e-9, 3.2e-9, 20e-9, 1.7e-9, 0.0)

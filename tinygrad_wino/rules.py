@@ -30,7 +30,7 @@ class Conv:
   act_others: tuple[UOp, ...]    # act's other output ranges
   other_others: tuple[UOp, ...]  # other's other output ranges
   weight_grad: bool              # tile the reduced positions q (3 outputs p) instead of the outputs p (3 taps q)
-  group_channels: tuple[int, ...] = ()  # per range of `both`: the d that act reads it through, r // d (a grouped conv's), or 1
+  group_channels: tuple[int, ...]  # per range of `both`: the d that act reads it through, r // d (a grouped conv's), or 1
   @property
   def others(self) -> tuple[UOp, ...]: return tuple(dict.fromkeys(self.act_others + self.other_others))
   # act's and other's other ranges split three ways: both use them (groups), only act (batch), only other (output channels)
@@ -44,21 +44,19 @@ class Conv:
   # group, which both use, and r % d, other's own. MHAT is then a matmul per group with the group's d output channels in M, instead
   # of a matrix-vector product per output channel over an XHAT made again for each of them
   @property
-  def splits(self) -> tuple[int, ...]: return self.group_channels or (1,) * len(self.both)
+  def shared_sizes(self) -> list: return [_extent(r) if d == 1 else _size(r) // d for r, d in zip(self.both, self.group_channels)]
   @property
-  def shared_sizes(self) -> list: return [_extent(r) if d == 1 else _size(r) // d for r, d in zip(self.both, self.splits)]
-  @property
-  def own_sizes(self) -> list: return [d for d in self.splits if d > 1] + [_extent(r) for r in self.other_only]  # M's parts
+  def own_sizes(self) -> list: return [d for d in self.group_channels if d > 1] + [_extent(r) for r in self.other_only]  # M's parts
   def shared_at(self, shared:tuple[UOp, ...], own:list[UOp]|None=None) -> dict[UOp, UOp]:
     """The substitution of both's and other_only's ranges by the group ranges `shared` and M's parts `own` (own_sizes' order);
     without `own` act's: it doesn't read r % d."""
     split = iter(own or [])
-    ret = {r: s if d == 1 else s * d + next(split, 0) for r, s, d in zip(self.both, shared, self.splits)}
+    ret = {r: s if d == 1 else s * d + next(split, 0) for r, s, d in zip(self.both, shared, self.group_channels)}
     return ret | dict(zip(self.other_only, split))
   @property
-  def consumer_shared(self) -> list[UOp]: return [r if d == 1 else r // d for r, d in zip(self.both, self.splits)]
+  def consumer_shared(self) -> list[UOp]: return [r if d == 1 else r // d for r, d in zip(self.both, self.group_channels)]
   @property
-  def consumer_own(self) -> list[UOp]: return [r % d for r, d in zip(self.both, self.splits) if d > 1] + list(self.other_only)
+  def consumer_own(self) -> list[UOp]: return [r % d for r, d in zip(self.both, self.group_channels) if d > 1] + list(self.other_only)
   @property
   def tiled(self) -> tuple[UOp, ...]: return self.taps if self.weight_grad else self.outs
   @property
@@ -68,7 +66,6 @@ def _is_out_range(u:UOp) -> bool: return u.op is Ops.RANGE and u.arg[-1] is not 
 def _size(r:UOp) -> int|None: return r.src[0].arg if r.src[0].op is Ops.CONST else None
 def _extent(r:UOp): return r.src[0] if (s:=_size(r)) is None else s
 def _largest(size:int|UOp) -> int: return int(size.vmax) if isinstance(size, UOp) else size  # a symbolic extent (batch) at its largest
-def _most(r:UOp) -> int: return _largest(_extent(r))
 def _prod(xs): return functools.reduce(operator.mul, xs, 1)
 def _unflat(r:UOp, sizes:list) -> list[UOp]:
   # the index of each part of the row-major product of `sizes` that the flat index r is at
@@ -178,7 +175,7 @@ def _match_factors(red:UOp, act:UOp, other:UOp, reduce_rngs:tuple[UOp, ...], oth
          for f in (act, other) for u in f.toposort(gate=lambda u: not ours.isdisjoint(u.ranges) or u.op in {Ops.STAGE, Ops.REDUCE, Ops.END})):
     return "a buffer inside the conv closes one of its ranges"
   split = tuple(_group_size(act, r) for r in act_others if r in other_others)
-  return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad, split if any(d > 1 for d in split) else ())
+  return Conv(red, act, other, outs, taps, chans, act_others, other_others, weight_grad, split)
 
 def classify(red:UOp) -> Conv|str|None:
   """The conv that `red` computes; or, for a reduce that reads an input at output+kernel sums, why the rule leaves it alone;
@@ -294,7 +291,7 @@ def _sources(source_at:Callable[[tuple[int, ...]], tuple[UOp, list[UOp|None]]], 
 def conv_work(conv:Conv, w:Winograd) -> Work:
   """The conv's sizes for the cost model, with the tiling and buffer dtypes _rewrite gives it."""
   both, x_only, o_only = (_prod(_largest(s) for s in sizes) for sizes in (conv.shared_sizes, [_extent(r) for r in conv.act_only], conv.own_sizes))
-  tiles, chans = _prod(math.ceil(_size(r) / w.m) for r in conv.tiled), _prod(_most(r) for r in conv.chans)
+  tiles, chans = _prod(math.ceil(_size(r) / w.m) for r in conv.tiled), _prod(_largest(_extent(r)) for r in conv.chans)
   n, k, alpha = x_only * (1 if conv.weight_grad else tiles), chans * (tiles if conv.weight_grad else 1), w.alpha ** len(conv.outs)
   out = both * x_only * o_only * _prod(_size(o) for o in conv.outs)
   half = storage_dtype(conv, transform_dtype(conv.red.dtype)) == dtypes.half
@@ -495,7 +492,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
   if threads_on_tiles: kind += f", threads along {tiles} tiles"
   if x_padded: kind += f", X rows padded to {tiles} tiles"
   if g_pad: kind += f", GHAT rows padded to {m + g_pad}"
-  if conv.group_channels: kind += f", output channels in groups of {[d for d in conv.group_channels if d > 1]}"
+  if (split:=[d for d in conv.group_channels if d > 1]): kind += f", output channels in groups of {split}"
   if whole_tiles: kind += ", output transform over whole tiles"
   return out, f"{n}-D {kind}, {len(conv.chans)} reduced axes"
 
