@@ -20,7 +20,7 @@ schedule, compile and load are separate columns (and each kernel's compile and l
 Before a time is reported, the complete conv's output is checked against direct conv.
 """
 from __future__ import annotations
-import argparse, contextlib, datetime, gc, importlib.metadata, io, itertools, json, os, pathlib, platform, shlex, statistics, sys, time
+import argparse, contextlib, datetime, functools, gc, importlib.metadata, io, itertools, json, os, pathlib, platform, shlex, statistics, sys, time
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -163,17 +163,17 @@ def torch_time(xn:np.ndarray, wn:np.ndarray, dt) -> tuple[float|None, np.ndarray
   dev = "cuda" if cuda else "cpu"
   if cuda: torch.backends.cudnn.benchmark = True
   x, w = torch.from_numpy(xn).to(dev, tdt), torch.from_numpy(wn).to(dev, tdt)
-  conv = torch.nn.functional.conv1d if xn.ndim == 3 else torch.nn.functional.conv2d
+  conv = functools.partial(torch.nn.functional.conv1d if xn.ndim == 3 else torch.nn.functional.conv2d, padding=1, groups=ARGS.groups)
   with torch.no_grad():
-    for _ in range(max(ARGS.warmup, 3)): out = conv(x, w, padding=1, groups=ARGS.groups)
+    for _ in range(max(ARGS.warmup, 3)): out = conv(x, w)
     ts = []
     for _ in range(ARGS.runs):
       if cuda:
         s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record(); out = conv(x, w, padding=1, groups=ARGS.groups); e.record(); torch.cuda.synchronize()  # noqa: E702
+        s.record(); out = conv(x, w); e.record(); torch.cuda.synchronize()  # noqa: E702
         ts.append(s.elapsed_time(e) / 1e3)
       else:
-        t0 = time.perf_counter(); out = conv(x, w, padding=1, groups=ARGS.groups); ts.append(time.perf_counter() - t0)  # noqa: E702
+        t0 = time.perf_counter(); out = conv(x, w); ts.append(time.perf_counter() - t0)  # noqa: E702
   what = f"torch {torch.__version__}, " + (f"cuDNN {torch.backends.cudnn.version()}, CUDA events" if cuda else "CPU, wall time per call")
   return statistics.median(ts) * 1e3, out.float().cpu().numpy(), what
 
