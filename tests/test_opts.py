@@ -46,14 +46,16 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue, suffix)
   assert rel_err(out.numpy(), ref) <= 2e-5
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_gpu_output_transform_of_a_grouped_conv_threads_along_the_groups(relu):
-  # a grouped conv's output channels are a group's (4 here, 2 a thread after the upcast), too few for the block's channel threads:
-  # the output transform (tinygrad's GPU-class PYTHON device) takes the rest along the groups, a block of 16 groups x 2 row tiles
-  # (with two threads a block the H100 ran it at up to half of NEW's time), over the two ranges of the conv alone or the one range
-  # a relu on its output makes (rules' group split); the output stays right. At batch 1 the groups are the kernel's first range,
-  # which the rule can't tell from an ungrouped conv's batch: it leaves them alone
+@pytest.mark.parametrize("groups,block", [(16, [2, 16]), (8, [2, 4])])
+def test_gpu_output_transform_of_a_grouped_conv_threads_along_the_groups(relu, groups, block):
+  # a grouped conv's output channels are a group's: at 4 (2 a thread after the upcast) the block gets no channel threads, and the
+  # output transform (tinygrad's GPU-class PYTHON device) takes them along the groups, a block of 16 groups x 2 row tiles (with two
+  # threads a block the H100 ran it at up to 0.47 of NEW's time), over the two ranges of the conv alone or the one range a relu on
+  # its output makes (rules' group split). At 8 the block keeps its 4 channel threads (the groups' threads ran slower on the H100).
+  # The output stays right. At batch 1 the groups are the kernel's first range, which the rule can't tell from an ungrouped conv's
+  # batch: it leaves them alone
   rng = np.random.default_rng(5)
-  x, w = rng.standard_normal((2, 64, 8, 8)).astype(np.float32), (rng.standard_normal((64, 4, 3, 3)) / 5).astype(np.float32)
+  x, w = rng.standard_normal((2, 64, 8, 8)).astype(np.float32), (rng.standard_normal((64, 64 // groups, 3, 3)) / 5).astype(np.float32)
   blocks = []
   def spy(k):
     if (mine:=output_transform_opts(k)) is not None: blocks.append(sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.LOCAL))
@@ -61,11 +63,11 @@ def test_gpu_output_transform_of_a_grouped_conv_threads_along_the_groups(relu):
   tg.install_kernel_opts(spy)
   try:
     with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
-      out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), groups=16, padding=1)
+      out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), groups=groups, padding=1)
       out = (out.relu() if relu else out).numpy()
   finally: tg.install_kernel_opts(toggle.kernel_opts)
-  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), groups=16, padding=1)
-  assert blocks == [[2, 16]] and rel_err(out, np.maximum(ref, 0) if relu else ref) <= 2e-5, blocks
+  ref = conv_ref(x.astype(np.float64), w.astype(np.float64), groups=groups, padding=1)
+  assert blocks == [block] and rel_err(out, np.maximum(ref, 0) if relu else ref) <= 2e-5, blocks
 
 def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None, tile=4) -> list[tuple]:
   """(mode, case, which of opts.py's opts) for each kernel that opts.py optimized, compiling here (PARALLEL=0), where the spy is."""
