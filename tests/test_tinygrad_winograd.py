@@ -1,7 +1,7 @@
 # tinygrad's own winograd checks (test/test_winograd.py in the tinygrad repo, which the wheel doesn't ship), restated for
 # tinygrad 0.14 and run the way that file runs them: WINO=1 set through tinygrad's ContextVar, which the plugin maps to NEW.
 # Each runs twice: as WINO=1 runs it (every eligible conv rewritten, and NEW must have fired) and with the cost model
-# (WINO_COST=1), which keeps these small convs direct.
+# (WINO_COST=1), which keeps the 4-channel 9x9 convs direct and rewrites the 16-channel 16x16 one.
 import numpy as np
 import pytest
 import tinygrad_wino
@@ -22,7 +22,8 @@ def test_close_to_direct(wino):
   inp, conv = Tensor.rand(1, 16, 16, 16), nn.Conv2d(16, 16, 3)
   with Context(WINO=0): cmp = conv(inp).realize()
   test = conv(inp).realize()
-  assert bool(tinygrad_wino.stats.rewritten) == (not wino), "WINO=1 must take NEW where the cost model lets it"
+  # the cost model too: on the 2-core machine it was fitted on NEW ran this conv (14x14 outputs) in 32 us against direct's 134
+  assert tinygrad_wino.stats.rewritten, "WINO=1 must take NEW where the cost model lets it"
   np.testing.assert_allclose(cmp.numpy(), test.numpy(), atol=1e-5)
 
 def test_four_kernels(wino):

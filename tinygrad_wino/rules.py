@@ -296,8 +296,8 @@ def conv_work(conv:Conv, w:Winograd) -> Work:
   out = both * x_only * o_only * _prod(_size(o) for o in conv.outs)
   half = storage_dtype(conv, transform_dtype(conv.red.dtype)) == dtypes.half
   reduce_len = _prod(_size(k) for k in conv.taps) * chans
-  return Work(out * reduce_len, reduce_len, alpha * both * n * o_only * k, alpha * both * k * n, alpha * both * o_only * k, out, half,
-              0 if conv.weight_grad else _size(conv.outs[-1]))
+  return Work(out * reduce_len, reduce_len, alpha * both * n * o_only * k, alpha * both * k * n, w.m ** len(conv.outs) * both * k * n,
+              alpha * both * o_only * k, out, half, 0 if conv.weight_grad else _size(conv.outs[-1]))
 
 def _padding_only_outputs(conv:Conv) -> UOp|None:
   """For a padding of 3 or more, the outputs whose whole window lies in the zero padding are exactly 0 in direct conv; winograd
