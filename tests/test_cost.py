@@ -84,6 +84,7 @@ def test_device_classes():
                                          ("h100-compile-split-float16-2026-12-06.json", "CUDA"), ("h100-grouped32-2026-12-07.json", "CUDA"),
                                          ("h100-grouped4-2026-12-07.json", "CUDA"),
                                          ("cpu-2026-12-07.json", "CPU"), ("cpu-crossover-2026-12-07.json", "CPU"),
+                                         ("cpu-crossover-cost-2026-12-07.json", "CPU"), ("cpu-grouped32-cost-2026-12-07.json", "CPU"),
                                          ("cpu-grouped32-2026-12-07.json", "CPU"), ("cpu-grouped4-2026-12-07.json", "CPU"),
                                          ("cpu-crossover-2026-11-25.json", "CPU")])
 def test_decisions_agree_with_the_committed_sweeps(name, device):
