@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Kernel time of a 3x3 conv's gradients (input and weight, of the sum of its squared output) under direct conv, OLD and NEW,
-and NEW's kernels one by one: where a training step's conv time goes. Each mode is scheduled and compiled afresh (compile
+"""Kernel time of a 3x3 conv's gradients (input and weight, of the sum of its squared output) under direct conv, OLD, NEW and
+NEW+cost (WINO_COST=1: the cost model picks winograd or direct conv for each of the three convs), and NEW's kernels one by
+one: where a training step's conv time goes. Each mode is scheduled and compiled afresh (compile
 column: serial, disk cache off), run once, then --runs times, each kernel synchronized (the runtime's own timers); medians.
 The gradients are checked against direct conv's.
 
@@ -11,13 +12,14 @@ os.environ["PARALLEL"] = "0"
 os.environ["CACHELEVEL"] = "0"
 import numpy as np
 import tinygrad_wino
-from tinygrad import Tensor, Device
+from tinygrad import Tensor, Device, Context
 from tinygrad_wino.tg import clear_caches, compile_schedule, run_kernels, schedule
 
 def grads(mode, xn:np.ndarray, wn:np.ndarray, runs:int) -> tuple[list[tuple[str, float]], float, list[np.ndarray]]:
-  """(NEW's or the mode's kernels with their median ms, compile ms, the two gradients)."""
+  """(NEW's or the mode's kernels with their median ms, compile ms, the two gradients). Mode "new+cost": NEW under WINO_COST=1."""
   clear_caches()
-  with tinygrad_wino.using(mode):
+  tinygrad_wino.stats.reset()
+  with tinygrad_wino.using("new" if mode == "new+cost" else mode), Context(WINO_COST=int(mode == "new+cost")):
     x, w = Tensor(xn), Tensor(wn)
     x.requires_grad = w.requires_grad = True
     outs = list(x.conv2d(w, padding=1).square().sum().gradient(x, w))
@@ -38,20 +40,25 @@ def main() -> int:
   lines = [f"# A 3x3 conv's gradients, {Device.DEFAULT}, {datetime.date.today().isoformat()}", "",
            f"`python bench/grads.py {' '.join(map(shlex.quote, sys.argv[1:]))}`: float32, kernel ms (median of {args.runs} after one), "
            "the input and weight gradients of sum(conv(x, w)^2); error: max|difference| over max|gradient| against direct conv, the "
-           "worse of the two.", "", "| shape (B,Cin,Cout,H) | direct | OLD | NEW | NEW/OLD | NEW compile ms | NEW error | NEW's kernels (ms) |",
-           "|---|---|---|---|---|---|---|---|"]
+           "worse of the two; NEW+cost rewrote: of the conv's three convs (forward, input gradient, weight gradient), those the cost model "
+           "rewrote.", "", "| shape (B,Cin,Cout,H) | direct | OLD | NEW | NEW+cost | NEW/OLD | NEW+cost/direct | NEW+cost rewrote | NEW compile ms | "
+           "NEW error | NEW's kernels (ms) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
   print("\n".join(lines))
   for s in args.shapes.split(";"):
     b, cin, cout, h = map(int, s.split(","))
     rng = np.random.default_rng(0)
     xn = rng.standard_normal((b, cin, h, h)).astype(np.float32)
     wn = (rng.standard_normal((cout, cin, 3, 3)) / (3 * cin ** 0.5)).astype(np.float32)
-    res = {mode: grads(mode, xn, wn, args.runs) for mode in (None, "old", "new")}
+    res, rewrote = {}, 0
+    for mode in (None, "old", "new", "new+cost"):
+      res[mode] = grads(mode, xn, wn, args.runs)
+      if mode == "new+cost": rewrote = len(tinygrad_wino.stats.rewritten)
     ref, (ks, compile_ms, new) = res[None][2], res["new"]
     err = max(float(np.abs(g - r).max() / np.abs(r).max()) for g, r in zip(new, ref))
     total = {m: sum(t for _, t in r[0]) for m, r in res.items()}
-    lines.append(f"| {(b, cin, cout, h)} | {total[None]:.3f} | {total['old']:.3f} | {total['new']:.3f} | {total['new'] / total['old']:.2f} | "
-                 f"{compile_ms:.0f} | {err:.1e} | {' '.join(f'`{n}` {t:.3f}' for n, t in ks)} |")
+    lines.append(f"| {(b, cin, cout, h)} | {total[None]:.3f} | {total['old']:.3f} | {total['new']:.3f} | {total['new+cost']:.3f} | "
+                 f"{total['new'] / total['old']:.2f} | {total['new+cost'] / total[None]:.2f} | {rewrote} of 3 | {compile_ms:.0f} | {err:.1e} | "
+                 f"{' '.join(f'`{n}` {t:.3f}' for n, t in ks)} |")
     print(lines[-1], flush=True)
   if args.out:
     with open(args.out, "w") as f: f.write("\n".join(lines) + "\n")

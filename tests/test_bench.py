@@ -1,7 +1,7 @@
 # The timing harnesses end to end at a tiny size: bench/phases.py (the committed sweeps, 2-D, 1-D and grouped) runs, checks every row
 # against direct conv (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv; bench/jit.py replays
 # TinyJit captures; bench/first_call.py times each row's first call in a process of its own; bench/schedule.py times the schedule
-# under each package it is given.
+# under each package it is given; bench/grads.py times a conv's gradients in each mode.
 import json, os, pathlib, subprocess, sys
 import pytest
 
@@ -46,3 +46,12 @@ def test_schedule_harness_times_each_mode_under_each_package(tmp_path):
   subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
   rows = [line.split("|")[2:-1] for line in (tmp_path / "t.md").read_text().splitlines() if line.startswith("| (2, 8, 8, 12)")]
   assert [r[0].strip() for r in rows] == ["direct", "OLD", "NEW+cost", "NEW"] and all(len(r) == 3 and float(r[1].split()[0]) > 0 for r in rows)
+
+def test_grads_harness_times_each_mode_and_says_what_the_cost_model_rewrote(tmp_path):
+  cmd = [sys.executable, str(BENCH / "grads.py"), "--shapes", "2,8,8,12", "--runs", "1", "--out", str(tmp_path / "t.md")]
+  subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
+  row = next(line.split("|")[2:-1] for line in (tmp_path / "t.md").read_text().splitlines() if line.startswith("| (2, 8, 8, 12)"))
+  direct, old, new, new_cost, _, _, rewrote, _, err, kernels = (c.strip() for c in row)
+  assert all(float(t) > 0 for t in (direct, old, new, new_cost)) and rewrote in {f"{n} of 3" for n in range(4)}
+  # NEW's gradients match direct conv's, from NEW's kernels (its forward conv, input gradient and weight gradient rewritten)
+  assert float(err) < 1e-4 and kernels.count("`") >= 2 * 9
