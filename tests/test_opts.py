@@ -294,6 +294,26 @@ def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
   assert rel_err(got[0], conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
   for mine, theirs in zip(got, direct): assert rel_err(mine, theirs.astype(np.float64)) <= 5e-5
 
+@pytest.mark.parametrize("xs,m_outer", [((2, 128, 16, 16), True), ((8, 32, 16, 16), False)])
+def test_cpu_mhat_loops_over_output_channel_blocks_outside_tiles_where_there_are_more_channels(xs, m_outer, monkeypatch):
+  # 128 output channels over 2 x 16 tiles: G (K x M) is the bigger operand, so MHAT's loop over the output channels' blocks (16 of
+  # 8) runs outside the loop over the tiles' (8 of 4) and G is read once; 32 channels over 8 x 16 tiles keep the tiles outside.
+  # The output is right either way
+  monkeypatch.setattr(tinygrad_wino.opts, "cpu_vector_registers", lambda: 16)
+  rng = np.random.default_rng(4)
+  x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((xs[1], xs[1], 3, 3)) / 10).astype(np.float32)
+  loops = []
+  def spy(k):
+    if (mine:=mhat_opts(k)) is not None: loops.append([int(r.vmax + 1) for r in mine.rngs if r.arg[-1] is tg.AxisType.WEAK])
+    return toggle.kernel_opts(k)
+  tg.install_kernel_opts(spy)
+  try:
+    with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0): out = Tensor(x).conv2d(Tensor(w), padding=1).numpy()
+  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  n_blocks, m_blocks = xs[0] * (xs[2] // 4) ** 2 // 4, xs[1] // 8
+  assert len(loops) == 1 and loops[0][-2:] == ([m_blocks, n_blocks] if m_outer else [n_blocks, m_blocks]), loops
+  assert rel_err(out, conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
+
 def test_cpu_opts_match_gradients():
   # the weight gradient's transforms get the CPU opts too (rows of 4 tiles): NEW's gradients with the opts and without agree to
   # rounding, and match direct conv's

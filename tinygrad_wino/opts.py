@@ -332,6 +332,12 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # heuristic; 8 n x 4 m by 4 ran fastest, 1.0-4.8x faster than the heuristic (bench/cpu_opts.py --kernel wgmhat,
 # bench/results/cpu-wgmhat-regs-2026-12-06.md, 8x8 by 4 -> 8x4 by 4, ms): (4,32,32,32) 5.72 -> 1.32, (4,64,64,16) 4.29 -> 0.61,
 # (4,128,128,8) 4.73 -> 0.58, (8,64,64,28) 27.4 -> 4.6.
+# The loop order of the blocks: tinygrad loops over n's blocks outside m's, so each n block reads all of G (K x M) and X's block
+# stays in L1. Where G is the bigger (M > N: many channels, few tiles) it outgrows L2 and is read from memory N / n_block times;
+# with m's blocks outside, X (K x N, the smaller) is the one read again. A 2-core Zen 3 EPYC (16 registers), MHAT ms in two runs
+# each (bench/phases.py, bench/results/cpu-mhat-order{-base,}{1,2}-2026-12-07.md): (4,512,512,7) 11.7, 12.5 -> 9.3, 9.2,
+# (16,512,512,7) 47.2, 48.0 -> 33.7, 33.6, (8,256,256,14) 19.9, 20.4 -> 18.8, 18.6, (1,256,256,14) 2.50, 2.25 -> 2.00, 2.16. Where
+# N > M it ran slower (a scratch A/B, round-robin): (8,128,128,28) 12.32 -> 12.85, (8,64,64,56) 14.02 -> 18.89.
 # (vector registers, a weight gradient's MHAT): (n blocks, m blocks, k unrolls), the first of each that divides its size
 MHAT_BLOCKS = {(32, False): ((8, 4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (8, 4, 2), (4, 2)),
                (16, False): ((4, 2), (8, 4, 2), (2,)), (16, True): ((8, 4, 2), (4, 2), (4, 2))}
@@ -378,6 +384,8 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
   m, n, kr, batch, k_major = found
   k = k.copy()
   try:
+    # the loop over n's blocks runs inside m's where the conv has more output channels than tiles (above MHAT_BLOCKS)
+    if not k_major and m.vmax > n.vmax: n = loop_innermost(k, n)[0]
     n_block, m_block, unroll = MHAT_BLOCKS[(cpu_vector_registers(), k_major)]
     for r, blocks in ((n, n_block), (m, m_block)):
       if b:=next((b for b in blocks if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
