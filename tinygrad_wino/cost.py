@@ -53,7 +53,9 @@ class Device:
 # XHAT's element cost was 15 ps in that fit; since XHAT's threads run along the tiles it takes 1.6-6.3 ps in the H100 sweeps
 # (bench/results/h100-grouped{32,4}-2026-12-07.md), and at 15 the model kept three grouped convs direct that
 # winograd ran at 0.43-0.95 of direct's time. Every committed H100 sweep's decisions agree for 2-4 ps (tests/test_cost.py): 3 taken.
-GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 4e12, 4e12, 10e12, 20e12, 3e-12, 0.0, 2.5e-12, 10e-12, 10e-12, 2e-12, 80e-9)
+GPU = Device("GPU (fitted on an H100)", kernel_s=10e-6, direct_rate=4e12, direct_rate_odd=4e12, direct_rate_small=4e12, mhat_rate=10e12,
+             mhat_rate_half=20e12, xhat_s=3e-12, xhat_in_s=0.0, ghat_s=2.5e-12, out_s=10e-12, out_select_s=10e-12, copy_s=2e-12,
+             serial_s=80e-9)
 # CPU: fitted to the per-kernel times of 26 convs on a 2-core AMD EPYC (Zen 3; bench/results/cpu-2026-12-07, cpu-grouped{32,4}-2026-12-07
 # and cpu-crossover-2026-12-07). NEW's kernels of the smallest convs take 3-5 us each (2 taken). Direct conv runs at 7.3-9.0 GMAC/s
 # where 4 divides the output width (tinygrad's heuristic upcasts it by 4; 8 taken; one 4.9), at 3.1-3.4 with at most 2048 outputs
@@ -64,7 +66,8 @@ GPU = Device("GPU (fitted on an H100)", 10e-6, 4e12, 4e12, 4e12, 10e12, 20e12, 3
 # element (0.5 taken). The choices agree with all 26 convs, and with cpu-crossover-2026-11-25 (another machine, direct conv at up
 # to 18 GMAC/s, winograd faster at all 8 shapes). The fit before (direct 17 GMAC/s, 20 us a kernel, 1.5 ns an XHAT element, from an
 # older machine and older NEW kernels) kept direct at 9 of the 26 rows (8 shapes), where NEW ran 0.20-0.85 of direct's time.
-CPU = Device("CPU (fitted on 2 x86 cores)", 2e-6, 8e9, 3e9, 3.5e9, 15e9, 15e9, 0.0, 3.5e-9, 0.5e-9, 3e-9, 20e-9, 1.7e-9, 0.0)
+CPU = Device("CPU (fitted on 2 x86 cores)", kernel_s=2e-6, direct_rate=8e9, direct_rate_odd=3e9, direct_rate_small=3.5e9, mhat_rate=15e9,
+             mhat_rate_half=15e9, xhat_s=0.0, xhat_in_s=3.5e-9, ghat_s=0.5e-9, out_s=3e-9, out_select_s=20e-9, copy_s=1.7e-9, serial_s=0.0)
 CPU_DEVICES = ("CPU", "CLANG", "LLVM")
 
 # Below this many multiply-adds (direct conv's count) a conv takes F(2,3) rather than F(4,3). On the H100 such convs are
