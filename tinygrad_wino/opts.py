@@ -127,14 +127,15 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
       c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), u))[0], size // u
     # blocks of 32 threads where MHAT is half, 64 where it is float; a 1-D conv's, 8 threads along the channels
     want, a = 8 if one_dim else min(16, (32 if mhat.dtype.itemsize == 2 else 64) // row_threads), _axis(k, c)
-    if t:=next((t for t in (want, want // 2, want // 4) if t > 1 and size % t == 0), None): k.apply_opt(Opt(OptOps.LOCAL, a, t))
+    def threads(n:int) -> int|None: return next((t for t in (want, want // 2, want // 4) if t > 1 and n % t == 0), None)
+    if t:=threads(size): k.apply_opt(Opt(OptOps.LOCAL, a, t))
     # a grouped conv's channels (a group's: 4 at 128 channels in 32 groups, 2 after the upcast) can leave the block no channel
     # threads: then the groups take them, the range outside the channels (unless that is the kernel's first, the batch of an
     # ungrouped conv). On the H100 (bench/results/h100-grouped32-output{-base,}-2026-12-07.md, kernel us, fp32 and fp16) that took
     # (32,128,128,56) in 32 groups from 156 and 133 to 114 and 96; at 8 channels a group (4 channel threads) the groups' threads
     # ran slower, (32,256,256,28) 57 and 48 -> 80 and 52, so a block short of `want` but with channel threads stays as it is
     if t is None and a > 1 and (outer:=k.rngs[a - 1]).arg[-1] is AxisType.GLOBAL:
-      if u:=next((u for u in (want, want // 2, want // 4) if u > 1 and (outer.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.LOCAL, a - 1, u))
+      if u:=threads(int(outer.vmax + 1)): k.apply_opt(Opt(OptOps.LOCAL, a - 1, u))
     if row_threads > 1: k.apply_opt(Opt(OptOps.LOCAL, _axis(k, row[0]), row_threads))
   except KernelOptError: return None
   if DEBUG >= 3: print(f"winograd: output transform opts {k.applied_opts}")
