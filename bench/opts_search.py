@@ -8,9 +8,9 @@ fastest first, with tinygrad's heuristic and opts.py's own choice among the rows
 
 Candidates: xhat (tiles a thread, threads along tiles, threads along channels[, 1: only the last alpha dim upcast]); mhat
 (tensor-core tiles a warp along the output channels and along the tiles, warps a block along the output channels); output
-(channels a thread, threads along channels, threads along the row's tiles); wgmhat, a weight gradient's MHAT in the conv's
-gradients (outputs a thread along each channel dim, the reduce unrolled, threads splitting the reduce, threads along each
-channel dim).
+(channels a thread, threads along channels, threads along the row's tiles[, 1: the row padded to a multiple of them]); wgmhat,
+a weight gradient's MHAT in the conv's gradients (outputs a thread along each channel dim, the reduce unrolled, threads splitting
+the reduce, threads along each channel dim).
 """
 import argparse, datetime, functools, itertools, os, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
@@ -39,14 +39,20 @@ def mhat(k, found, um:int, un:int, lm:int):
 
 # the output transform of F(4,3) of a conv of `dims` spatial dims (opts.py's opts take OUTPUT_NDIMS')
 def find_output(k, dims:int): return opts._output(k, (opts.ALPHA,), (dims,))
-def output(k, found, u:int, t:int, tx:int):
+def output(k, found, u:int, t:int, tx:int, pad:int=0):
+  # pad: the row's tiles padded to a multiple of tx (opts._pad; the padded tiles' outputs masked) where tx doesn't divide them
   spatial, c, mhat, m = found
   for dim in spatial: opts._tile(k, dim, mhat, m)
   if u > 1: c = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, c), u))[0]
   k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, c), t))
   # threads along the row's tiles too: a warp then writes whole rows of adjacent tiles
   if tx > 1:
-    k.apply_opt(Opt(OptOps.LOCAL, [i for i, r in enumerate(k.rngs) if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1], tx))
+    row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1]
+    if pad:
+      # a padded candidate where tx divides the row is the unpadded one
+      if (row.vmax + 1) % tx == 0: raise KernelOptError("the row needs no padding")
+      opts._pad(k, row, tx, mhat)
+    k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, row), tx))
 
 def wgmhat(k, found, um:int, un:int, uk:int, g:int, lm:int, ln:int=1):
   # a weight gradient's MHAT (both operands with its reduce innermost): threads splitting the reduce (GROUPTOP, a shared-memory
@@ -64,7 +70,8 @@ def wgmhat(k, found, um:int, un:int, uk:int, g:int, lm:int, ln:int=1):
 KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, [*itertools.product((1, 2, 4), (8, 16, 32), (1, 2, 4)),
                                                      *itertools.product((1,), (8, 16, 32), (1, 2, 4), (1,))]),
          "mhat": (opts._mhat, opts.mhat_tensor_core_opts, mhat, itertools.product((2, 4, 8), (1, 2, 4), (1, 2, 4))),
-         "output": (find_output, opts.output_transform_opts, output, itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8))),
+         "output": (find_output, opts.output_transform_opts, output, [*itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8)),
+                                                                      *itertools.product((1, 2), (4, 8, 16, 32), (4, 8), (1,))]),
          # searched in the conv's gradients (of the sum of its squared output)
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), opts.wg_mhat_opts, wgmhat,
                     [*itertools.product((1, 2, 4), (1, 2, 4), (1, 4), (0, 16, 32), (1, 16)),
