@@ -47,6 +47,18 @@ def test_schedule_harness_times_each_mode_under_each_package(tmp_path):
   rows = [line.split("|")[2:-1] for line in (tmp_path / "t.md").read_text().splitlines() if line.startswith("| (2, 8, 8, 12)")]
   assert [r[0].strip() for r in rows] == ["direct", "OLD", "NEW+cost", "NEW"] and all(len(r) == 3 and float(r[1].split()[0]) > 0 for r in rows)
 
+def test_schedule_harness_generates_a_gpus_code_without_the_gpu(tmp_path):
+  # --target: tinygrad's NULL device with CUDA's renderer, its NVRTC compiler neither loaded nor called (it isn't installed here):
+  # each mode's codegen summed and per kernel, NEW's four kernels among them
+  cmd = [sys.executable, str(BENCH / "schedule.py"), "--shapes", "2,8,8,12", "--runs", "1", "--target", "CUDA:sm_90", "--dtype", "float16",
+         "--out", str(tmp_path / "t.md")]
+  subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
+  text = (tmp_path / "t.md").read_text()
+  rows = [line.split("|")[2:-1] for line in text.split("Codegen for CUDA:sm_90")[1].splitlines() if line.startswith("| (2, 8, 8, 12)")]
+  sums, per_kernel = rows[:4], {r[0].strip(): r[2] for r in rows[4:]}
+  assert [r[0].strip() for r in sums] == ["direct", "OLD", "NEW+cost", "NEW"] and all(float(r[1].split()[0]) > 0 for r in sums)
+  assert per_kernel["NEW"].count("`") == 2 * 4 and per_kernel["direct"].count("`") == 2
+
 def test_grads_harness_times_each_mode_and_says_what_the_cost_model_rewrote(tmp_path):
   cmd = [sys.executable, str(BENCH / "grads.py"), "--shapes", "2,8,8,12", "--runs", "1", "--out", str(tmp_path / "t.md")]
   subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)

@@ -24,7 +24,7 @@ __all__ = ["Tensor", "DType", "dtypes", "AddrSpace", "Context", "ContextVar", "D
            "BufferizeOpts", "UOp", "UPat", "Ops", "PatternMatcher", "AxisType", "graph_rewrite", "gated_substitute", "simplify_loads",
            "simplify_each", "install_rangeify_pass", "install_schedule_cache_key", "install_conv2d_wrapper", "install_kernel_opts", "loop_innermost",
            "Opt", "OptOps", "KernelOptError", "Scheduler", "unclone", "tqdm", "schedule", "compile_times", "compile_schedule", "load_programs",
-           "run_kernels", "replay_jit", "kernel_keys", "forget_programs", "clear_schedules", "clear_caches"]
+           "run_kernels", "replay_jit", "kernel_keys", "forget_programs", "clear_schedules", "clear_caches", "without_device_compiler"]
 
 def _skip_untouched(ctx:tuple[dict[UOp, UOp], frozenset[UOp]], u:UOp) -> None:
   if ctx[1].isdisjoint(u.ranges): raise BottomUpGate()
@@ -133,6 +133,14 @@ def _timed_compiler(compiler, spent:list[float]) -> Iterator[None]:
   cls.compile = timed
   try: yield
   finally: cls.compile = original
+
+def without_device_compiler() -> None:
+  """Let a GPU's renderer generate code on a machine without the GPU's libraries, for bench/ (tinygrad's NULL device with that
+  renderer, DEV=NULL:CUDA:sm_90): CUDA's NVRTC compiler is neither loaded nor called, a program's binary is empty. Call it before
+  the device opens; the process can't run CUDA programs after."""
+  from tinygrad.runtime.support import compiler_cuda
+  compiler_cuda.NVRTCCompiler.__init__ = lambda self, *args, **kwargs: setattr(self, "cachekey", None)  # type: ignore[method-assign]
+  compiler_cuda.NVRTCCompiler.compile = lambda self, src: b""  # type: ignore[method-assign]
 
 def compile_times(linear:UOp) -> list[tuple[str, float, float]]:
   """Compile a schedule's kernels one after another into tinygrad's program cache (compile_schedule then finds them there):
