@@ -47,7 +47,7 @@ def output(k, found, u:int, t:int, tx:int, pad:int=0):
   k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, c), t))
   # threads along the row's tiles too: a warp then writes whole rows of adjacent tiles
   if tx > 1:
-    row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1]
+    row = opts._row_tiles(k, spatial)[0]
     if pad:
       # a padded candidate where tx divides the row is the unpadded one
       if (row.vmax + 1) % tx == 0: raise KernelOptError("the row needs no padding")

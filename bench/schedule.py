@@ -64,7 +64,6 @@ def main() -> int:
   shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
   packages = dict(kv.split("=", 1) for kv in args.packages.split(","))
   times: dict[tuple[str, str, str], list[float]] = {}
-  codegen: dict[tuple[str, str, str], list[float]] = {}
   kernels: dict[tuple[str, str, str], dict[str, list[float]]] = {}
   for _ in range(args.rounds):
     for name, folder in packages.items():
@@ -80,7 +79,7 @@ def main() -> int:
         times.setdefault(key, []).extend(row["ms"])
         for kernel, ms in row["kernels"].items(): kernels.setdefault(key, {}).setdefault(kernel, []).extend(ms)
   # a run's codegen: its kernels' sum, run by run
-  for key, ks in kernels.items(): codegen[key] = [sum(run) for run in zip(*ks.values())]
+  codegen = {key: [sum(run) for run in zip(*ks.values())] for key, ks in kernels.items()}
   def table(title:str, what:dict) -> list[str]:
     ret = ["", title, "", "| shape (B,Cin,Cout,H) | mode | " + " | ".join(packages) + " |", "|---|---|" + "---|" * len(packages)]
     for shape in dict.fromkeys(k[0] for k in what):

@@ -67,6 +67,10 @@ def _tile(k:Scheduler, dim:list[UOp], by_tile:UOp, m:int) -> None:
     k.apply_opt(Opt(OptOps.UPCAST, _axis(k, inner), d))
   else: raise KernelOptError(f"a tile of {m} doesn't align with a split of {d}")
 
+def _row_tiles(k:Scheduler, spatial:list[list[UOp]]) -> list[UOp]:
+  """The range of a row's tiles after _tile (what remains of the innermost output dim, a GLOBAL), or none where nothing does."""
+  return [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1:]
+
 def _tile_index(idx:UOp, dim:list[UOp], m:int) -> bool:
   """Whether idx reads by the tile of an output dim: by range // m, or by the outer range of a split and not its inner one. An
   input transform (XHAT, OLD's too) also reads one buffer at alpha^2 places, at tile * m + j."""
@@ -119,8 +123,7 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
   if not k.ren.has_local or (found:=_whole_tiles(k, (ALPHA,), OUTPUT_NDIMS)) is None: return None
   k, spatial, c, mhat = found
   try:
-    # the tiles of a row: what remains of the innermost output dim after _tile
-    row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is AxisType.GLOBAL][-1:]
+    row = _row_tiles(k, spatial)
     row_threads = next((t for t in (4, 2) if row and (row[0].vmax + 1) % t == 0), 1)
     size, one_dim = int(c.vmax + 1), len(spatial) == 1
     if u:=next((u for u in ((4, 2) if one_dim else (2,)) if size % u == 0), None):
