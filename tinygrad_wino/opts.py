@@ -341,7 +341,9 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # with m's blocks outside, X (K x N, the smaller) is the one read again. A 2-core Zen 3 EPYC (16 registers), MHAT ms in two runs
 # each (bench/phases.py, bench/results/cpu-mhat-order{-base,}{1,2}-2026-12-07.md): (4,512,512,7) 11.7, 12.5 -> 9.3, 9.2,
 # (16,512,512,7) 47.2, 48.0 -> 33.7, 33.6, (8,256,256,14) 19.9, 20.4 -> 18.8, 18.6, (1,256,256,14) 2.50, 2.25 -> 2.00, 2.16. Where
-# N > M it ran slower (a scratch A/B, round-robin): (8,128,128,28) 12.32 -> 12.85, (8,64,64,56) 14.02 -> 18.89.
+# N > M it ran slower: on a 2-core AVX-512 Xeon (8x8 blocks; bench/results/cpu-mhat-order-nm{,-m-outer}{1,2}-2026-12-07.md, n's
+# blocks outside -> m's outside, MHAT ms in two runs each) (8,128,128,28) 15.42, 14.63 -> 15.75, 15.77, (8,64,64,56) 11.79, 11.88
+# -> 20.52, 18.62.
 # (vector registers, a weight gradient's MHAT): (n blocks, m blocks, k unrolls), the first of each that divides its size
 MHAT_BLOCKS = {(32, False): ((8, 4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (8, 4, 2), (4, 2)),
                (16, False): ((4, 2), (8, 4, 2), (2,)), (16, True): ((8, 4, 2), (4, 2), (4, 2))}
