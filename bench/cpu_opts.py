@@ -25,9 +25,14 @@ U, R, T = OptOps.UPCAST, OptOps.UNROLL, OptOps.THREAD
 def find_xhat(k): return opts._xhat(k, opts.CPU_ALPHAS)
 def find_output(k): return opts._output(k, opts.CPU_ALPHAS, opts.OUTPUT_NDIMS)
 
-def mhat(k, block:tuple[int, int, int]) -> None:
-  # (n, m, k unroll): the opts go on MHAT's axes batch 0, n 1, m 2 and its one reduce, threads over the tile positions
-  for op, axis, amount in ((U, 1, block[0]), (U, 2, block[1]), (R, 0, block[2]), (T, 0, 2)): k.apply_opt(Opt(op, axis, amount))
+def mhat(k, block:tuple) -> None:
+  # (n, m, k unroll[, m outer]): n and m upcast, the reduce unrolled, threads over the tile positions; with m outer n's blocks loop
+  # inside m's (opts.mhat_opts' order where M > N), else tinygrad's order, m's blocks inside n's
+  m, n, kr, batch = opts._mhat(k)
+  if block[3:] == (True,): n = opts.loop_innermost(k, n)[0]
+  for r, b in ((n, block[0]), (m, block[1])): k.apply_opt(Opt(U, opts._axis(k, r), b))
+  k.apply_opt(Opt(R, k.unrollable_dims.index(opts._axis(k, kr)), block[2]))
+  k.apply_opt(Opt(T, opts._axis(k, batch[0]), 2))
 
 def wgmhat(k, block:tuple[int, int, int]) -> None:
   # a weight gradient's MHAT (both operands with k innermost): (UPCAST n, UPCAST m, UNROLL k), threads over the tile positions
@@ -62,7 +67,9 @@ def output(k, arg:tuple[int, str]) -> None:
 # kind: (its finder, candidate, the candidates besides opts.py's and the heuristic, which kernel of the graph, the graph: the conv
 # or its gradients)
 KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4), "4, 8, 4": (4, 8, 4), "4, 8, 2": (4, 8, 2),
-                                        "8, 4, 4": (8, 4, 4), "8, 16, 4": (8, 16, 4)},
+                                        "8, 4, 4": (8, 4, 4), "8, 16, 4": (8, 16, 4), "4, 4, 4": (4, 4, 4)} |
+                                       {f"{n}, {m}, {u}, m outer": (n, m, u, True)
+                                        for n, m, u in ((8, 8, 4), (4, 8, 4), (4, 8, 2), (8, 4, 4), (4, 4, 4))},
                   lambda names: [n.startswith("r_") for n in names].index(True), False),
          "output": (find_output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
                     {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)},
@@ -129,7 +136,7 @@ def main() -> int:
   p.add_argument("--match", default="", help="only the candidates whose name has a match of this regex (opts.py's and the heuristic always)")
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
-  what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions",
+  what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions, with m outer n's blocks looping inside m's",
           "output": "the output transform fused into the conv's output: whole tiles (m a dim) upcast (padded to whole tiles where m doesn't "
                     "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
                     "channels' loop innermost",

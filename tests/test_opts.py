@@ -274,8 +274,8 @@ def _output_and_grads(x:np.ndarray, w:np.ndarray) -> list[np.ndarray]:
 @pytest.mark.parametrize("registers", [16, 32])
 def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
   # MHAT's register blocks are sized to the vector registers clang's native code has (opts.MHAT_BLOCKS): with 16 (x86-64 without
-  # AVX-512) 4 n x 8 m, k unrolled by 2, for a forward conv's MHAT and 8 n x 4 m by 4 for a weight gradient's, with 32 8 x 8 by 4
-  # for both. The conv and its gradients stay right with either
+  # AVX-512) 4 n x 8 m, k unrolled by 2, for a forward conv's MHAT and 8 n x 4 m by 4 for a weight gradient's, with 32 4 x 8 by 4
+  # and 8 x 8 by 4. The conv and its gradients stay right with either
   monkeypatch.setattr(tinygrad_wino.opts, "cpu_vector_registers", lambda: registers)
   rng = np.random.default_rng(3)
   x, w = rng.standard_normal((2, 16, 16, 16)).astype(np.float32), (rng.standard_normal((16, 16, 3, 3)) / 10).astype(np.float32)
@@ -287,19 +287,22 @@ def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
   try:
     with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0): got = _output_and_grads(x, w)
   finally: tg.install_kernel_opts(toggle.kernel_opts)
-  forward, weight_grad = ((4, 8, 2), (8, 4, 4)) if registers == 16 else ((8, 8, 4), (8, 8, 4))
+  forward, weight_grad = ((4, 8, 2), (8, 4, 4)) if registers == 16 else ((4, 8, 4), (8, 8, 4))
   # the forward conv's MHAT first (the input gradient's, a forward conv of the same sizes, is the same kernel), the weight gradient's last
   assert len(blocks) >= 2 and blocks[0] == forward and blocks[-1] == weight_grad and set(blocks) <= {forward, weight_grad}, blocks
   with Context(PARALLEL=0, CACHELEVEL=0): direct = _output_and_grads(x, w)
   assert rel_err(got[0], conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
   for mine, theirs in zip(got, direct): assert rel_err(mine, theirs.astype(np.float64)) <= 5e-5
 
-@pytest.mark.parametrize("xs,m_outer", [((2, 128, 16, 16), True), ((8, 32, 16, 16), False)])
-def test_cpu_mhat_loops_over_output_channel_blocks_outside_tiles_where_there_are_more_channels(xs, m_outer, monkeypatch):
-  # 128 output channels over 2 x 16 tiles: G (K x M) is the bigger operand, so MHAT's loop over the output channels' blocks (16 of
-  # 8) runs outside the loop over the tiles' (8 of 4) and G is read once; 32 channels over 8 x 16 tiles keep the tiles outside.
-  # The output is right either way
+@pytest.mark.parametrize("xs,l2,m_outer", [((2, 128, 16, 16), 128 << 10, True), ((2, 128, 16, 16), 0, True), ((2, 128, 16, 16), 1 << 20, False),
+                                            ((8, 32, 16, 16), 0, False)])
+def test_cpu_mhat_loops_over_output_channel_blocks_outside_tiles_where_there_are_more_channels(xs, l2, m_outer, monkeypatch):
+  # 128 output channels over 2 x 16 tiles: G (K x M, 64 KB) is the bigger operand, so where it is at least half the L2 (128 KB, or
+  # an L2 of unknown size: 0) MHAT's loop over the output channels' blocks (16 of 8) runs outside the loop over the tiles' (8 of 4)
+  # and G is read once; with 1 MB of L2, or 32 channels over 8 x 16 tiles, the tiles stay outside. The output is right either way
   monkeypatch.setattr(tinygrad_wino.opts, "cpu_vector_registers", lambda: 16)
+  monkeypatch.setattr(tinygrad_wino.opts, "cpu_l2_bytes", lambda: l2)
+  tg.clear_caches()  # the same conv compiled under another L2 size
   rng = np.random.default_rng(4)
   x, w = rng.standard_normal(xs).astype(np.float32), (rng.standard_normal((xs[1], xs[1], 3, 3)) / 10).astype(np.float32)
   loops = []

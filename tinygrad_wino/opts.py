@@ -321,12 +321,17 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # tiles innermost, GHAT's and MHAT's output channels). tinygrad's heuristic upcasts it 4x4 and unrolls k by 4. A register block of
 # outputs per thread (X's contiguous n and G's contiguous m as vectors) pays where its accumulators stay in the vector registers,
 # so the block follows the register file clang's -march=native code has (tinygrad renders float4s: one a register):
-# - 32 registers (AVX-512, arm64): 8x8 (16 float4 accumulators), k unrolled by 4, ran 1.5-2.6x faster than the heuristic on a
-#   2-core AMD EPYC (bench/cpu_opts.py --kernel mhat: bench/results/cpu-mhat-opts-layout-2026-11-25.md, heuristic -> these opts,
-#   ms): (8,64,64,56) 16.2 -> 11.1, (8,128,128,28) 15.5 -> 9.7, (8,256,256,14) 24.3 -> 12.9, (4,512,512,7) 19.6 -> 7.5; k
-#   unrolled by 8 ran 3% faster to 21% slower and compiled 0.3-0.6 s longer. That machine's register file was not recorded; 8x8
-#   is kept where clang has 32 registers, which hold its accumulators (read off the kernel source's clang -O2 -S assembly at
-#   -march=icelake-server, not timed).
+# - 32 registers (AVX-512, arm64): 4 n x 8 m with k unrolled by 4. 8x8 (16 float4 accumulators) by 4 ran 1.5-2.6x faster than
+#   the heuristic on a 2-core AMD EPYC whose register file was not recorded (bench/cpu_opts.py --kernel mhat:
+#   bench/results/cpu-mhat-opts-layout-2026-11-25.md, heuristic -> 8x8, ms): (8,64,64,56) 16.2 -> 11.1, (8,128,128,28) 15.5 ->
+#   9.7, (8,256,256,14) 24.3 -> 12.9, (4,512,512,7) 19.6 -> 7.5. On a 2-core AVX-512 Xeon (bench/results/cpu-mhat-avx512{,
+#   -order}-2026-12-07.md, 8x8 by 4 -> 4x8 by 4, the loop order below, ms) 4x8 ran faster everywhere and compiled in half the
+#   time: (8,64,64,56) 11.85 -> 10.35, (8,128,128,28) 15.34 -> 11.75, (8,256,256,14) 15.71 -> 13.71, (4,512,512,7) 16.59 -> 12.35,
+#   (16,512,512,7) 34.80 -> 30.13, (1,256,256,14) 4.05 -> 2.90; 8 n x 4 m by 4 ran 2-6% faster than it at (4,512,512,7) and
+#   (1,256,256,14), 7-35% slower at the others. The whole conv there with both rules (bench/phases.py, cpu-mhat-avx512-ab-{base,new}
+#   {1,2}-2026-12-07.md, 8x8 -> 4x8 and L2's order, NEW's ms in two runs): (8,64,64,56) 21.3, 23.6 -> 19.8, 20.0, (8,128,128,28)
+#   20.0, 20.0 -> 18.2, 18.5, (8,256,256,14) 21.8, 21.7 -> 20.4, 19.2, (4,512,512,7) 22.9, 22.6 -> 18.7, 18.4, (16,512,512,7) 44.7,
+#   45.5 -> 44.3, 39.7, (1,256,256,14) 5.6, 6.6 -> 5.6, 6.7.
 # - 16 registers (x86-64 without AVX-512): in that assembly at -march=znver3 8x8 spills its accumulators to the stack, 4 n x 8 m
 #   with k unrolled by 2 far less. On a 2-core AMD EPYC of that kind (Zen 3), timed round-robin (bench/cpu_opts.py
 #   --kernel mhat, bench/results/cpu-mhat-regs-2026-12-06.md, 8x8 by 4 -> 4x8 by 2, ms): (8,64,64,56) 23.7 -> 13.5,
@@ -337,15 +342,18 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # bench/results/cpu-wgmhat-regs-2026-12-06.md, 8x8 by 4 -> 8x4 by 4, ms): (4,32,32,32) 5.72 -> 1.32, (4,64,64,16) 4.29 -> 0.61,
 # (4,128,128,8) 4.73 -> 0.58, (8,64,64,28) 27.4 -> 4.6.
 # The loop order of the blocks: tinygrad loops over n's blocks outside m's, so each n block reads all of G (K x M) and X's block
-# stays in L1. Where G is the bigger (M > N: many channels, few tiles) it outgrows L2 and is read from memory N / n_block times;
-# with m's blocks outside, X (K x N, the smaller) is the one read again. A 2-core Zen 3 EPYC (16 registers), MHAT ms in two runs
+# stays in L1. Where G is the bigger (M > N: many channels, few tiles) and outgrows L2 it is read from memory N / n_block times;
+# with m's blocks outside, X (K x N, the smaller) is the one read again. "Outgrows": at least half the core's L2 (cpu_l2_bytes),
+# the G of one tile position; where L2's size can't be read, wherever M > N. A 2-core Zen 3 EPYC (16 registers), MHAT ms in two runs
 # each (bench/phases.py, bench/results/cpu-mhat-order{-base,}{1,2}-2026-12-07.md): (4,512,512,7) 11.7, 12.5 -> 9.3, 9.2,
 # (16,512,512,7) 47.2, 48.0 -> 33.7, 33.6, (8,256,256,14) 19.9, 20.4 -> 18.8, 18.6, (1,256,256,14) 2.50, 2.25 -> 2.00, 2.16. Where
-# N > M it ran slower: on a 2-core AVX-512 Xeon (8x8 blocks; bench/results/cpu-mhat-order-nm{,-m-outer}{1,2}-2026-12-07.md, n's
-# blocks outside -> m's outside, MHAT ms in two runs each) (8,128,128,28) 15.42, 14.63 -> 15.75, 15.77, (8,64,64,56) 11.79, 11.88
-# -> 20.52, 18.62.
+# N > M it ran slower: on a 2-core AVX-512 Xeon (2 MB of L2 a core; 8x8 blocks; bench/results/cpu-mhat-order-nm{,-m-outer}{1,2}
+# -2026-12-07.md, n's blocks outside -> m's outside, MHAT ms in two runs each) (8,128,128,28) 15.42, 14.63 -> 15.75, 15.77,
+# (8,64,64,56) 11.79, 11.88 -> 20.52, 18.62. On that Xeon (4x8 blocks, cpu-mhat-avx512-order-2026-12-07.md, n's blocks outside ->
+# m's) a G of 1 MB ran faster with m's outside, (4,512,512,7) 16.00 -> 12.35, (16,512,512,7) 39.22 -> 30.13, and one of 256 KB
+# slower, (8,256,256,14) 15.61 -> 17.39, (1,256,256,14) 2.90 -> 3.21: on the EPYC (512 KB of L2) 256 KB had gained (above).
 # (vector registers, a weight gradient's MHAT): (n blocks, m blocks, k unrolls), the first of each that divides its size
-MHAT_BLOCKS = {(32, False): ((8, 4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (8, 4, 2), (4, 2)),
+MHAT_BLOCKS = {(32, False): ((4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (8, 4, 2), (4, 2)),
                (16, False): ((4, 2), (8, 4, 2), (2,)), (16, True): ((8, 4, 2), (4, 2), (4, 2))}
 
 @functools.cache
@@ -355,6 +363,15 @@ def cpu_vector_registers() -> int:
   if platform.machine().lower() in ("arm64", "aarch64"): return 32
   try: return 32 if "avx512f" in pathlib.Path("/proc/cpuinfo").read_text().split() else 16
   except OSError: return 16
+
+@functools.cache
+def cpu_l2_bytes() -> int:
+  """The host's L2 cache a core (Linux's sysfs), 0 where it can't be read."""
+  try:
+    for d in pathlib.Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+      if (d / "level").read_text().strip() == "2" and (size:=(d / "size").read_text().strip()).endswith("K"): return int(size[:-1]) * 1024
+  except (OSError, ValueError): pass
+  return 0
 
 ALPHA_POWERS = {a ** n for a in (4, 6, 8) for n in (1, 2, 3)}
 
@@ -390,8 +407,9 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
   m, n, kr, batch, k_major = found
   k = k.copy()
   try:
-    # the loop over n's blocks runs inside m's where the conv has more output channels than tiles (above MHAT_BLOCKS)
-    if not k_major and m.vmax > n.vmax: n = loop_innermost(k, n)[0]
+    # the loop over n's blocks runs inside m's where the conv has more output channels than tiles and G outgrows L2 (above MHAT_BLOCKS)
+    g_bytes = int((kr.vmax + 1) * (m.vmax + 1)) * next(b.src[0].dtype.itemsize for b in k.bufs if m in b.ranges and kr in b.ranges)
+    if not k_major and m.vmax > n.vmax and 2 * g_bytes >= cpu_l2_bytes(): n = loop_innermost(k, n)[0]
     n_block, m_block, unroll = MHAT_BLOCKS[(cpu_vector_registers(), k_major)]
     for r, blocks in ((n, n_block), (m, m_block)):
       if b:=next((b for b in blocks if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
