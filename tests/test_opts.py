@@ -275,7 +275,7 @@ def _output_and_grads(x:np.ndarray, w:np.ndarray) -> list[np.ndarray]:
 def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
   # MHAT's register blocks are sized to the vector registers clang's native code has (opts.MHAT_BLOCKS): with 16 (x86-64 without
   # AVX-512) 4 n x 8 m, k unrolled by 2, for a forward conv's MHAT and 8 n x 4 m by 4 for a weight gradient's, with 32 4 x 8 by 4
-  # and 8 x 8 by 4. The conv and its gradients stay right with either
+  # and 8 x 4 by 4. The conv and its gradients stay right with either
   monkeypatch.setattr(tinygrad_wino.opts, "cpu_vector_registers", lambda: registers)
   rng = np.random.default_rng(3)
   x, w = rng.standard_normal((2, 16, 16, 16)).astype(np.float32), (rng.standard_normal((16, 16, 3, 3)) / 10).astype(np.float32)
@@ -287,7 +287,7 @@ def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
   try:
     with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0): got = _output_and_grads(x, w)
   finally: tg.install_kernel_opts(toggle.kernel_opts)
-  forward, weight_grad = ((4, 8, 2), (8, 4, 4)) if registers == 16 else ((4, 8, 4), (8, 8, 4))
+  forward, weight_grad = ((4, 8, 2), (8, 4, 4)) if registers == 16 else ((4, 8, 4), (8, 4, 4))
   # the forward conv's MHAT first (the input gradient's, a forward conv of the same sizes, is the same kernel), the weight gradient's last
   assert len(blocks) >= 2 and blocks[0] == forward and blocks[-1] == weight_grad and set(blocks) <= {forward, weight_grad}, blocks
   with Context(PARALLEL=0, CACHELEVEL=0): direct = _output_and_grads(x, w)

@@ -337,10 +337,11 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 #   --kernel mhat, bench/results/cpu-mhat-regs-2026-12-06.md, 8x8 by 4 -> 4x8 by 2, ms): (8,64,64,56) 23.7 -> 13.5,
 #   (8,128,128,28) 22.4 -> 15.2, (8,256,256,14) 30.1 -> 25.0, (4,512,512,7) 14.8 -> 12.8, compiling in 0.4-0.5 s instead of 0.9-1.1.
 # A weight gradient's MHAT has both operands with k innermost (its K is the batch and the tiles): each output is a dot product of
-# k-vectors. With 32 registers it takes the forward's blocks. With 16, 8 m with k unrolled by 4 ran up to 5.6x slower than tinygrad's
-# heuristic; 8 n x 4 m by 4 ran fastest, 1.0-4.8x faster than the heuristic (bench/cpu_opts.py --kernel wgmhat,
-# bench/results/cpu-wgmhat-regs-2026-12-06.md, 8x8 by 4 -> 8x4 by 4, ms): (4,32,32,32) 5.72 -> 1.32, (4,64,64,16) 4.29 -> 0.61,
-# (4,128,128,8) 4.73 -> 0.58, (8,64,64,28) 27.4 -> 4.6.
+# k-vectors. With 16 registers, 8 m with k unrolled by 4 ran up to 5.6x slower than tinygrad's heuristic; 8 n x 4 m by 4 ran
+# fastest, 1.0-4.8x faster than the heuristic (bench/cpu_opts.py --kernel wgmhat, bench/results/cpu-wgmhat-regs-2026-12-06.md,
+# 8x8 by 4 -> 8x4 by 4, ms): (4,32,32,32) 5.72 -> 1.32, (4,64,64,16) 4.29 -> 0.61, (4,128,128,8) 4.73 -> 0.58, (8,64,64,28) 27.4 ->
+# 4.6. With 32 too (the AVX-512 Xeon above; cpu-wgmhat-avx512-2026-12-07.md, 8x8 by 4 -> 8x4 by 4, ms): 1.69 -> 0.58, 1.42 ->
+# 0.43, 2.00 -> 0.53, 9.63 -> 3.21 at those shapes, compiling in 0.3 s instead of 0.7; 4 n x 8 m by 4 ran as slowly as 8x8.
 # The loop order of the blocks: tinygrad loops over n's blocks outside m's, so each n block reads all of G (K x M) and X's block
 # stays in L1. Where G is the bigger (M > N: many channels, few tiles) and outgrows L2 it is read from memory N / n_block times;
 # with m's blocks outside, X (K x N, the smaller) is the one read again. "Outgrows": at least half the core's L2 (cpu_l2_bytes),
@@ -353,7 +354,7 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # m's) a G of 1 MB ran faster with m's outside, (4,512,512,7) 16.00 -> 12.35, (16,512,512,7) 39.22 -> 30.13, and one of 256 KB
 # slower, (8,256,256,14) 15.61 -> 17.39, (1,256,256,14) 2.90 -> 3.21: on the EPYC (512 KB of L2) 256 KB had gained (above).
 # (vector registers, a weight gradient's MHAT): (n blocks, m blocks, k unrolls), the first of each that divides its size
-MHAT_BLOCKS = {(32, False): ((4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (8, 4, 2), (4, 2)),
+MHAT_BLOCKS = {(32, False): ((4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (4, 2), (4, 2)),
                (16, False): ((4, 2), (8, 4, 2), (2,)), (16, True): ((8, 4, 2), (4, 2), (4, 2))}
 
 @functools.cache
