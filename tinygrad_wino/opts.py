@@ -402,6 +402,10 @@ def _mhat(k:Scheduler, k_major:bool=False) -> tuple[UOp, UOp, UOp, list[UOp]]|No
   """NEW's MHAT kernel of the forward layout (X with n innermost), or with k_major a weight gradient's: its m, n, k and batch."""
   return found[:4] if (found:=_mhat_layout(k)) is not None and found[4] == k_major else None
 
+def _read_bytes(k:Scheduler, *rngs:UOp) -> int:
+  """The bytes a kernel reads of the buffer indexed by all of rngs, over those ranges alone (MHAT's m and k: one tile position's G)."""
+  return math.prod(int(r.vmax + 1) for r in rngs) * next(b.src[0].dtype.itemsize for b in k.bufs if all(r in b.ranges for r in rngs))
+
 def mhat_opts(k:Scheduler) -> Scheduler|None:
   """Register-blocked opts for NEW's MHAT kernel on a CPU (no local threads), a weight gradient's too; None for any other kernel."""
   if k.ren.has_local or (found:=_mhat_layout(k)) is None: return None
@@ -409,8 +413,7 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
   k = k.copy()
   try:
     # the loop over n's blocks runs inside m's where the conv has more output channels than tiles and G outgrows L2 (above MHAT_BLOCKS)
-    g_bytes = int((kr.vmax + 1) * (m.vmax + 1)) * next(b.src[0].dtype.itemsize for b in k.bufs if m in b.ranges and kr in b.ranges)
-    if not k_major and m.vmax > n.vmax and 2 * g_bytes >= cpu_l2_bytes(): n = loop_innermost(k, n)[0]
+    if not k_major and m.vmax > n.vmax and 2 * _read_bytes(k, m, kr) >= cpu_l2_bytes(): n = loop_innermost(k, n)[0]
     n_block, m_block, unroll = MHAT_BLOCKS[(cpu_vector_registers(), k_major)]
     for r, blocks in ((n, n_block), (m, m_block)):
       if b:=next((b for b in blocks if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))

@@ -420,7 +420,7 @@ def _rewrite(ctx:WinoContext, conv:Conv) -> tuple[UOp, str]:
 
   # the other factor: a forward conv's 3 kernel taps through G, or a weight gradient's tiles (m wide) of the upstream gradient
   # through At^T (the transposed algorithm: sum_i d[i+k] h[i] = (G^T ((At^T h) * (Bt d)))[k])
-  # On a CPU a forward conv stores GHAT as (alpha, groups, K, M) and MHAT as (groups, N, alpha, M): MHAT's 8x8 register blocks
+  # On a CPU a forward conv stores GHAT as (alpha, groups, K, M) and MHAT as (groups, N, alpha, M): MHAT's register blocks
   # (opts.mhat_opts) then load G's output channels as vectors, not at a stride of K, and the output transform reads a tile's
   # alpha^n values of a channel from one run of memory instead of alpha^n planes N*M apart, each a stream of its own (on a 2-core
   # AMD EPYC, bench/results/cpu-2026-11-25.md and its previous version: the output kernel at (8,64,64,56) 10.7 -> 7.4 ms, at
