@@ -325,13 +325,14 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 #   the heuristic on a 2-core AMD EPYC whose register file was not recorded (bench/cpu_opts.py --kernel mhat:
 #   bench/results/cpu-mhat-opts-layout-2026-11-25.md, heuristic -> 8x8, ms): (8,64,64,56) 16.2 -> 11.1, (8,128,128,28) 15.5 ->
 #   9.7, (8,256,256,14) 24.3 -> 12.9, (4,512,512,7) 19.6 -> 7.5. On a 2-core AVX-512 Xeon (bench/results/cpu-mhat-avx512{,
-#   -order}-2026-12-07.md, 8x8 by 4 -> 4x8 by 4, the loop order below, ms) 4x8 ran faster everywhere and compiled in half the
-#   time: (8,64,64,56) 11.85 -> 10.35, (8,128,128,28) 15.34 -> 11.75, (8,256,256,14) 15.71 -> 13.71, (4,512,512,7) 16.59 -> 12.35,
-#   (16,512,512,7) 34.80 -> 30.13, (1,256,256,14) 4.05 -> 2.90; 8 n x 4 m by 4 ran 2-6% faster than it at (4,512,512,7) and
-#   (1,256,256,14), 7-35% slower at the others. The whole conv there with both rules (bench/phases.py, cpu-mhat-avx512-ab-{base,new}
-#   {1,2}-2026-12-07.md, 8x8 -> 4x8 and L2's order, NEW's ms in two runs): (8,64,64,56) 21.3, 23.6 -> 19.8, 20.0, (8,128,128,28)
-#   20.0, 20.0 -> 18.2, 18.5, (8,256,256,14) 21.8, 21.7 -> 20.4, 19.2, (4,512,512,7) 22.9, 22.6 -> 18.7, 18.4, (16,512,512,7) 44.7,
-#   45.5 -> 44.3, 39.7, (1,256,256,14) 5.6, 6.6 -> 5.6, 6.7.
+#   -order}-2026-12-07.md, 8x8 by 4 -> 4x8 by 4, each with its loop order below, ms) the rule ran faster at every shape and
+#   compiled in half the time: (8,64,64,56) 11.85 -> 10.35, (8,128,128,28) 15.34 -> 11.75, (8,256,256,14) 15.71 -> 13.71,
+#   (4,512,512,7) 16.59 -> 12.35, (16,512,512,7) 34.80 -> 30.13, (1,256,256,14) 4.05 -> 2.90; 8 n x 4 m by 4 ran 2-6% faster than
+#   it at (4,512,512,7) and (1,256,256,14), 7-35% slower at the others; 8x8 with the tiles' blocks outside ran 2.32 at
+#   (1,256,256,14) (16 tiles), where 4x8's A/B below reads even. The whole conv there with both rules (bench/phases.py,
+#   cpu-mhat-avx512-ab-{base,new}{1,2}-2026-12-07.md, 8x8 -> 4x8 and L2's order, NEW's ms in two runs): (8,64,64,56) 21.3, 23.6
+#   -> 19.8, 20.0, (8,128,128,28) 20.0, 20.0 -> 18.2, 18.5, (8,256,256,14) 21.8, 21.7 -> 20.4, 19.2, (4,512,512,7) 22.9, 22.6 ->
+#   18.7, 18.4, (16,512,512,7) 44.7, 45.5 -> 44.3, 39.7, (1,256,256,14) 5.6, 6.6 -> 5.6, 6.7.
 # - 16 registers (x86-64 without AVX-512): in that assembly at -march=znver3 8x8 spills its accumulators to the stack, 4 n x 8 m
 #   with k unrolled by 2 far less. On a 2-core AMD EPYC of that kind (Zen 3), timed round-robin (bench/cpu_opts.py
 #   --kernel mhat, bench/results/cpu-mhat-regs-2026-12-06.md, 8x8 by 4 -> 4x8 by 2, ms): (8,64,64,56) 23.7 -> 13.5,
