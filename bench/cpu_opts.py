@@ -11,7 +11,7 @@ a markdown table.
   python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6] [--dims 1|2]
                            [--match RE] [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
-import argparse, datetime, os, re, shlex, statistics, sys
+import argparse, datetime, functools, os, re, shlex, statistics, sys
 os.environ["PARALLEL"] = "0"  # compile here, where the candidate opts are installed
 os.environ["CACHELEVEL"] = "0"  # and compile every candidate afresh
 import numpy as np
@@ -20,23 +20,17 @@ from tinygrad import Tensor, Context
 from tinygrad_wino import opts, tg, toggle
 from tinygrad_wino.tg import Opt, OptOps, AxisType, KernelOptError
 
-U, R, T = OptOps.UPCAST, OptOps.UNROLL, OptOps.THREAD
+U, R = OptOps.UPCAST, OptOps.UNROLL
 # XHAT's and the output transform's candidates at every tile size opts.py takes on a CPU
 def find_xhat(k): return opts._xhat(k, opts.CPU_ALPHAS)
 def find_output(k): return opts._output(k, opts.CPU_ALPHAS, opts.OUTPUT_NDIMS)
 
-def mhat(k, block:tuple) -> None:
-  # (n, m, k unroll[, m outer]): n and m upcast, the reduce unrolled, threads over the tile positions; with m outer n's blocks loop
-  # inside m's (opts.mhat_opts' order where M > N), else tinygrad's order, m's blocks inside n's
-  m, n, kr, batch = opts._mhat(k)
+def mhat(k, block:tuple, k_major:bool=False) -> None:
+  # (n, m, k unroll[, m outer]): n and m upcast, the reduce unrolled, tinygrad's CPU threads over the tile positions (as opts.py's);
+  # with m outer n's blocks loop inside m's (opts.mhat_opts' order where G outgrows L2), else tinygrad's order, m's inside n's.
+  # k_major: a weight gradient's MHAT (both operands with k innermost)
+  m, n, kr, batch = opts._mhat(k, k_major)
   if block[3:] == (True,): n = opts.loop_innermost(k, n)[0]
-  for r, b in ((n, block[0]), (m, block[1])): k.apply_opt(Opt(U, opts._axis(k, r), b))
-  k.apply_opt(Opt(R, k.unrollable_dims.index(opts._axis(k, kr)), block[2]))
-  k.apply_opt(Opt(T, opts._axis(k, batch[0]), 2))
-
-def wgmhat(k, block:tuple[int, int, int]) -> None:
-  # a weight gradient's MHAT (both operands with k innermost): (UPCAST n, UPCAST m, UNROLL k), threads over the tile positions
-  m, n, kr, batch = opts._mhat(k, k_major=True)
   for r, b in ((n, block[0]), (m, block[1])): k.apply_opt(Opt(U, opts._axis(k, r), b))
   k.apply_opt(Opt(R, k.unrollable_dims.index(opts._axis(k, kr)), block[2]))
   opts._cpu_threads(k, [opts._axis(k, batch[0])])
@@ -83,8 +77,8 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
                                                            ("first alpha by 3, last alpha loops", slice(1), 3))},
                   lambda names: 0, False),
          # the weight gradient's MHAT is the last reduce of the conv's gradients
-         "wgmhat": (lambda k: opts._mhat(k, k_major=True), wgmhat, {"8, 8, 8": (8, 8, 8), "8, 8, 4": (8, 8, 4), "8, 4, 4": (8, 4, 4),
-                                                                    "4, 8, 4": (4, 8, 4), "4, 8, 2": (4, 8, 2), "4, 4, 4": (4, 4, 4)},
+         "wgmhat": (lambda k: opts._mhat(k, k_major=True), functools.partial(mhat, k_major=True),
+                    {f"{n}, {m}, {u}": (n, m, u) for n, m, u in ((8, 8, 8), (8, 8, 4), (8, 4, 4), (4, 8, 4), (4, 8, 2), (4, 4, 4))},
                     lambda names: max(i for i, n in enumerate(names) if n.startswith("r_")), True)}
 
 def candidate(kind:str, arg, failed:list):
@@ -136,7 +130,8 @@ def main() -> int:
   p.add_argument("--match", default="", help="only the candidates whose name has a match of this regex (opts.py's and the heuristic always)")
   p.add_argument("--out", help="write the markdown table here too")
   args = p.parse_args()
-  what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), THREAD 2 over the tile positions, with m outer n's blocks looping inside m's",
+  what = {"mhat": "opts as (UPCAST n, UPCAST m, UNROLL k), tinygrad's CPU threads over the tile positions, with m outer n's blocks "
+                  "looping inside m's",
           "output": "the output transform fused into the conv's output: whole tiles (m a dim) upcast (padded to whole tiles where m doesn't "
                     "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
                     "channels' loop innermost",

@@ -273,7 +273,7 @@ def _output_and_grads(x:np.ndarray, w:np.ndarray) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("registers", [16, 32])
 def test_cpu_mhat_blocks_follow_the_register_file(registers, monkeypatch):
-  # MHAT's register blocks are sized to the vector registers clang's native code has (opts.MHAT_BLOCKS): with 16 (x86-64 without
+  # MHAT's register blocks are sized to the vector registers clang's native code has (opts.MHAT_BLOCKS, WG_MHAT_BLOCKS): with 16 (x86-64 without
   # AVX-512) 4 n x 8 m, k unrolled by 2, for a forward conv's MHAT and 8 n x 4 m by 4 for a weight gradient's, with 32 4 x 8 by 4
   # and 8 x 4 by 4. The conv and its gradients stay right with either
   monkeypatch.setattr(tinygrad_wino.opts, "cpu_vector_registers", lambda: registers)

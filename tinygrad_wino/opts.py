@@ -354,9 +354,10 @@ def cpu_xhat_opts(k:Scheduler) -> Scheduler|None:
 # (8,64,64,56) 11.79, 11.88 -> 20.52, 18.62. On that Xeon (4x8 blocks, cpu-mhat-avx512-order-2026-12-07.md, n's blocks outside ->
 # m's) a G of 1 MB ran faster with m's outside, (4,512,512,7) 16.00 -> 12.35, (16,512,512,7) 39.22 -> 30.13, and one of 256 KB
 # slower, (8,256,256,14) 15.61 -> 17.39, (1,256,256,14) 2.90 -> 3.21: on the EPYC (512 KB of L2) 256 KB had gained (above).
-# (vector registers, a weight gradient's MHAT): (n blocks, m blocks, k unrolls), the first of each that divides its size
-MHAT_BLOCKS = {(32, False): ((4, 2), (8, 4, 2), (4, 2)), (32, True): ((8, 4, 2), (4, 2), (4, 2)),
-               (16, False): ((4, 2), (8, 4, 2), (2,)), (16, True): ((8, 4, 2), (4, 2), (4, 2))}
+# (n blocks, m blocks, k unrolls), the first of each that divides its size: a forward conv's MHAT's by vector registers, a weight
+# gradient's with either
+MHAT_BLOCKS = {32: ((4, 2), (8, 4, 2), (4, 2)), 16: ((4, 2), (8, 4, 2), (2,))}
+WG_MHAT_BLOCKS = ((8, 4, 2), (4, 2), (4, 2))
 
 @functools.cache
 def cpu_vector_registers() -> int:
@@ -415,7 +416,7 @@ def mhat_opts(k:Scheduler) -> Scheduler|None:
   try:
     # the loop over n's blocks runs inside m's where the conv has more output channels than tiles and G outgrows L2 (above MHAT_BLOCKS)
     if not k_major and m.vmax > n.vmax and 2 * _read_bytes(k, m, kr) >= cpu_l2_bytes(): n = loop_innermost(k, n)[0]
-    n_block, m_block, unroll = MHAT_BLOCKS[(cpu_vector_registers(), k_major)]
+    n_block, m_block, unroll = WG_MHAT_BLOCKS if k_major else MHAT_BLOCKS[cpu_vector_registers()]
     for r, blocks in ((n, n_block), (m, m_block)):
       if b:=next((b for b in blocks if (r.vmax + 1) % b == 0), None): k.apply_opt(Opt(OptOps.UPCAST, _axis(k, r), b))
     if u:=next((u for u in unroll if (kr.vmax + 1) % u == 0), None): k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(_axis(k, kr)), u))
