@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking), a weight gradient's MHAT (the same,
-both operands with k innermost), XHAT (its upcast along the row's tiles) or the output transform (whole tiles, the channels'
-loop), each candidate against tinygrad's hand-coded heuristic, in one process, F(4,3) (--tile for another). Every candidate of a
-shape is compiled first, then the candidates run round-robin (one run of each in turn), so the machine's drift falls on all alike
-(timed one candidate after another, two candidates of the same opts read far apart on a shared 2-core machine). Prints the
-kernel's time, the whole conv's (or its gradients'), the kernel's compile time and the error against the heuristic's result as
-a markdown table.
+"""A/B of the opts for one of NEW's kernels on the CPU: MHAT (opts.py's register blocking), a weight gradient's MHAT (the same, both
+operands with k innermost), XHAT (its upcast along the row's tiles), GHAT (no rule of opts.py's: its channels' upcasts and loop
+order) or the output transform (whole tiles, the channels' loop), each candidate against tinygrad's hand-coded heuristic, in one
+process, F(4,3) (--tile for another). Every candidate of a shape is compiled first, then the candidates run round-robin (one run
+of each in turn), so the machine's drift falls on all alike (timed one candidate after another, two candidates of the same opts
+read far apart on a shared 2-core machine). Prints the kernel's time, the whole conv's (or its gradients'), the kernel's compile
+time and the error against the heuristic's result as a markdown table.
 (bench/results/cpu-mhat-opts-2026-11-25.md was made by this script's first version, bench/mhat_opts.py, the MHAT kind alone.)
 
-  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6] [--dims 1|2]
+  python bench/cpu_opts.py [--kernel mhat|wgmhat|xhat|ghat|output] [--shapes "8,256,256,14;4,512,512,7"] [--runs 5] [--tile 2|4|6] [--dims 1|2]
                            [--match RE] [--out bench/results/cpu-<kernel>-opts-<date>.md]
 """
 import argparse, datetime, functools, os, re, shlex, statistics, sys
@@ -47,6 +47,31 @@ def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
   for r in alpha[arg[1]]: k.apply_opt(Opt(U, opts._axis(k, r), arg[3] if r is alpha[0] else 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
+def find_ghat(k):
+  # NEW's weight transform: one store, one buffer read at the 3^n taps, the alpha^n positions stored and read by no load; its
+  # other stored ranges by stride, innermost first (M, the output channels, then K, the input channels)
+  if k.reduceop is not None or k.applied_opts or len(stores:=opts._stores(k)) != 1: return None
+  loads = [b for b in k.bufs if b.src[0] is not stores[0].src[0]]
+  if len({b.src[0] for b in loads}) != 1: return None
+  alpha = [r for r in k.rngs if r in stores[0].ranges and not any(r in b.ranges for b in loads)]
+  if not alpha or int(alpha[0].vmax + 1) not in opts.CPU_ALPHAS or len(loads) != 3 ** len(alpha): return None
+  out = opts._strides(stores[0])
+  return alpha, sorted((r for r in out if r not in alpha), key=out.__getitem__)
+
+def ghat(k, arg:tuple) -> None:
+  # (K upcast, M upcast, K's loop inside M's, the last alpha dim looping innermost instead of upcast[, M in blocks of this many
+  # with K's loop between the blocks and a block's loop]), tinygrad's CPU threads
+  alpha, (m, kk, *_) = find_ghat(k)
+  if arg[2]: m, kk = opts.loop_innermost(k, m, kk)
+  if arg[4:]:
+    kk, m = opts.loop_innermost(k, kk, m)
+    m = k.shift_to(m, arg[4], m.arg[-1])[1]
+  if arg[3]: alpha = [*alpha[:-1], opts.loop_innermost(k, alpha[-1])[0]]
+  for r, u in ((kk, arg[0]), (m, arg[1])):
+    if u > 1: k.apply_opt(Opt(U, opts._axis(k, r), u))
+  for r in alpha[:-1] if arg[3] else alpha: k.apply_opt(Opt(U, opts._axis(k, r), 0))
+  opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
+
 def output(k, arg:tuple[int, str]) -> None:
   # (channels an iteration, where tinygrad's CPU threads go: the first axis they divide, or channels; or "innermost": the
   # channels' loop innermost, threads on the first axis): whole tiles (m a dim) upcast
@@ -68,6 +93,11 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
          "output": (find_output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
                     {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)},
                     lambda names: len(names) - 1, False),
+         "ghat": (find_ghat, ghat, {f"K by {uk}, M by {um}{', K inner' if ki else ''}{', last alpha loops' if al else ''}": (uk, um, ki, al)
+                                    for uk in (1, 2, 4, 8) for um in (1, 4, 8) for ki in (False, True) for al in (False, True)
+                                    if uk * um <= 8 and not (ki and uk > 1)} |
+                                   {f"M in blocks of {b}, K between": (1, 1, False, False, b) for b in (8, 16, 32, 40, 64, 104, 128, 130, 260)},
+                  lambda names: 1, False),  # XHAT first, then GHAT
          "xhat": (find_xhat, xhat, {f"{t}{', row padded' if pad else ''}, {a}": (u, dims, pad, part)
                                      for t, u in (("2 tiles", 2), ("4 tiles", 4), ("8 tiles", 8), ("the whole row", 0))
                                      for pad in (False, True) if u or not pad
@@ -135,6 +165,8 @@ def main() -> int:
           "output": "the output transform fused into the conv's output: whole tiles (m a dim) upcast (padded to whole tiles where m doesn't "
                     "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
                     "channels' loop innermost",
+          "ghat": "opts as the input channels (K) and output channels (M, GHAT's innermost) upcast, K's loop inside M's or not, "
+                  "the alpha^2 positions upcast whole or the last alpha dim looping innermost, tinygrad's CPU threads",
           "xhat": "opts as tiles of a row upcast (a row they don't divide padded, where the name says so) and the alpha^2 positions "
                   "upcast whole, or only the first or last alpha dim (the other loops, innermost; the first by a part, its rest a loop "
                   "outside, where the name says so), tinygrad's CPU threads",
