@@ -69,6 +69,34 @@ def test_gpu_output_transform_of_a_grouped_conv_threads_along_the_groups(relu, g
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), groups=groups, padding=1)
   assert blocks == [block] and rel_err(out, np.maximum(ref, 0) if relu else ref) <= 2e-5, blocks
 
+@pytest.mark.parametrize("size,padded", [(28, True), (56, False), (24, False)])
+def test_gpu_output_rows_of_an_odd_count_of_tiles_pad_to_four_threads(size, padded):
+  # a row of 7 tiles (28x28) would get no threads along it; XHAT pads it to 8 tiles on a GPU (rules), so MHAT holds the padded tiles
+  # and the output transform pads the row to 4 threads, MHAT's loads ungated. Rows of 14 tiles (56x56) keep their 2 threads (padded
+  # to 16 they ran slower) and so do rows of 6 (24x24, which XHAT leaves unpadded: padding it would gate MHAT's loads). The output
+  # stays right
+  rng = np.random.default_rng(3)
+  x, w = rng.standard_normal((1, 8, size, size)).astype(np.float32), (rng.standard_normal((8, 8, 3, 3)) / 5).astype(np.float32)
+  found = []
+  def spy(k):
+    if (mine:=output_transform_opts(k)) is not None: found.append(mine.applied_opts)
+    return toggle.kernel_opts(k)
+  tg.install_kernel_opts(spy)
+  try:
+    with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
+      out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), padding=1)
+      linear, var_vals = tg.schedule(out)
+      compiled = tg.compile_schedule(linear)
+      tg.run_kernels(compiled, var_vals)
+  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  assert len(found) == 1, found
+  assert [o.arg for o in found[0] if o.op is tg.OptOps.LOCAL] == ([4, 4] if padded else [4, 2]), found
+  assert sum(o.op is tg.OptOps.PADTO for o in found[0]) == padded, found
+  output_kernel = [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1]
+  loads = [u for u in output_kernel.src[1].src if u.op is tg.Ops.LOAD]
+  assert loads and all(len(u.src) == 1 for u in loads), f"{sum(len(u.src) > 1 for u in loads)} of {len(loads)} loads gated"
+  assert rel_err(out.numpy(), conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
+
 def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None, tile=4) -> list[tuple]:
   """(mode, case, which of opts.py's opts) for each kernel that opts.py optimized, compiling here (PARALLEL=0), where the spy is."""
   hits: list[tuple] = []
@@ -353,7 +381,9 @@ TC_SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from tinygrad import Tensor, dtypes
+from tinygrad_wino import tg
 from test_opts import _opts_hits, _conv
+tg.without_device_compiler()
 half = lambda *s: Tensor.empty(*s, dtype=dtypes.half)
 cases = [("conv", _conv((2, 32, 14, 14), dtypes.half)), ("batched matmul", lambda device: [half(36, 64, 128) @ half(36, 128, 64)]),
          ("transposed batched matmul", lambda device: [half(36, 128, 64).transpose(1, 2) @ half(36, 64, 128).transpose(1, 2)])]
@@ -361,11 +391,13 @@ print(json.dumps(_opts_hits(cases, ("new", "old"))))
 """
 
 def test_gpu_tensor_core_opts_touch_only_news_mhat_kernel():
-  # on a GPU with tensor cores (tinygrad's PYTHON device emulating an sm_80, chosen by DEV: a subprocess), NEW's half MHAT gets
-  # tensor-core opts with a bigger block of output channels a warp (mhat_tensor_core_opts); OLD's MHAT and a batched matmul keep
-  # tinygrad's heuristic. A batched matmul with MHAT's layouts and a batch of 36 can't be told from MHAT: it gets the opts too
+  # on a GPU with tensor cores (CUDA's renderer for an sm_80 on tinygrad's NULL device, chosen by DEV: a subprocess; the kernels are
+  # only compiled, no CUDA compiler called: tg.without_device_compiler), NEW's half MHAT gets tensor-core opts with a bigger block
+  # of output channels a warp (mhat_tensor_core_opts); OLD's MHAT and a batched matmul keep tinygrad's heuristic. A batched matmul
+  # with MHAT's layouts and a batch of 36 can't be told from MHAT: it gets the opts too. (tinygrad's PYTHON device renders half from
+  # Python 3.12 only; below, NEW's buffers stay float32 there, rules.storage_dtype, and its MHAT has no tensor cores)
   r = subprocess.run([sys.executable, "-c", TC_SCRIPT, str(pathlib.Path(__file__).parent)], capture_output=True, text=True, timeout=600,
-                     env=os.environ | {"DEV": "PYTHON::sm_80"})
+                     env=os.environ | {"DEV": "NULL:CUDA:sm_80"})
   assert r.returncode == 0, r.stderr
   assert json.loads(r.stdout.splitlines()[-1]) == [["new", "conv", "mhat_tensor_core_opts"], ["new", "conv", "output_transform_opts"],
                                                    ["new", "transposed batched matmul", "mhat_tensor_core_opts"],

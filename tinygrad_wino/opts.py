@@ -36,19 +36,21 @@ def _strides(index:UOp) -> dict[UOp, int]:
   return ret
 def _unit(index:UOp) -> set[UOp]: return {r for r, s in _strides(index).items() if s == 1}
 
-def _pad(k:Scheduler, r:UOp, amount:int, by_tile:UOp) -> None:
+def _pad(k:Scheduler, r:UOp, amount:int, by_tile:UOp) -> bool:
   """PADTO, less the gates it puts on the loads of by_tile (MHAT) where the padded index provably stays inside that buffer. PADTO
   gates every load that reads the padded range, so each of a tile's m x m outputs loaded the tile's MHAT values again under a
   gate of its own; MHAT is read by tile, o // m, and every tile of a padded o exists. The (8,512,512,7) half kernel compiled in
   2.5-2.9 s gated, 0.8-1.2 s without (bench/results/h100-opts-search-output-2026-11-25.md, h100-opts-search-compile-2026-11-25.md)."""
   k.apply_opt(Opt(OptOps.PADTO, _axis(k, r), amount))
-  subs = {}
+  subs, gated = {}, 0
   for u in k.ast.toposort():
     # PADTO's gate: valid.where(INDEX(buf, (valid & True).where(idx, Invalid)), Invalid) for a load that had no gate of its own
     if u.op is not Ops.WHERE or not u.src[2].is_invalid or (b:=u.src[1]).op is not Ops.INDEX or b.src[0] is not by_tile: continue
+    gated += 1
     if b.src[1].get_valid() is (u.src[0] & UOp.const(True)) and 0 <= (i:=b.src[1].get_idx()).vmin and i.vmax < math.prod(by_tile.max_shape):
       subs[u] = b.replace(src=(by_tile, i))
   if subs: k.ast = k.ast.substitute(subs)
+  return len(subs) == gated
 
 def _tile(k:Scheduler, dim:list[UOp], by_tile:UOp, m:int) -> None:
   """UPCAST one output dim by whole tiles of m: dim is its range, or the pair (outer, inner) tinygrad split it into; by_tile is the
@@ -122,10 +124,18 @@ def output_transform_opts(k:Scheduler) -> Scheduler|None:
   """Whole-tile opts for NEW's output transform on a GPU; None for any other kernel, or where an opt doesn't apply."""
   if not k.ren.has_local or (found:=_whole_tiles(k, (ALPHA,), OUTPUT_NDIMS)) is None: return None
   k, spatial, c, mhat = found
+  one_dim = len(spatial) == 1
   try:
     row = _row_tiles(k, spatial)
+    # a row of an odd count of tiles (7 at 28x28) gets no threads along it, and a warp's stores then write 8 bytes a channel row.
+    # XHAT pads such rows on a GPU, so MHAT holds the padded tiles and a row padded to 4 threads reads it ungated (else unpadded).
+    # On the H100 (bench/results/h100-output-row-pad-*-2026-12-07.md, two rounds of an A/B, output kernel us): (32,128,128,28) fp16
+    # 23.2-23.5 -> 18.6-19.2, the conv 106.8-106.9 -> 100.4-101.8; fp32 26.1-26.8 -> 26.2. A row of 14 (56x56, 2 threads) padded to
+    # 16 ran (32,64,64,56) fp16 27.9 -> 27.9-28.2 and fp32 35.1-36.0 -> 39.7-39.8: it keeps its 2 threads
+    if not one_dim and row and (row[0].vmax + 1) % 2 and _pad(padded:=k.copy(), row[0], 4, mhat):
+      k, row = padded, _row_tiles(padded, spatial)
     row_threads = next((t for t in (4, 2) if row and (row[0].vmax + 1) % t == 0), 1)
-    size, one_dim = int(c.vmax + 1), len(spatial) == 1
+    size = int(c.vmax + 1)
     if u:=next((u for u in ((4, 2) if one_dim else (2,)) if size % u == 0), None):
       c, size = k.apply_opt(Opt(OptOps.UPCAST, _axis(k, c), u))[0], size // u
     # blocks of 32 threads where MHAT is half, 64 where it is float; a 1-D conv's, 8 threads along the channels
