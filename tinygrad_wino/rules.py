@@ -15,7 +15,7 @@ from tinygrad_wino.kron import kron
 from tinygrad_wino.matrices import Winograd, cook_toom
 from tinygrad_wino.opts import CPU_ROW_BYTES, OUTPUT_NDIMS
 from tinygrad_wino.tg import UOp, UPat, Ops, PatternMatcher, AxisType, AddrSpace, BufferizeOpts, DType, dtypes, DEBUG, gated_substitute,\
-  simplify_loads, simplify_each
+  simplify_loads, simplify_each, renders
 
 @dataclass(frozen=True)
 class Conv:
@@ -253,8 +253,10 @@ def default_tile(conv:Conv) -> int:
 def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # XHAT and GHAT are computed in float32 and, for half inputs, stored in half (and MHAT, accumulated in float32): half the memory
   # traffic, and the half x half -> float matmul in MHAT gets tensor cores. The rounding costs accuracy (fp16 error ~4e-3 of
-  # max|out| instead of ~5e-4); bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers.
-  return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half else fdt
+  # max|out| instead of ~5e-4); bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers. So does a
+  # device whose renderer emulates half (tinygrad's PYTHON device below Python 3.12, CUDA before sm_53): half buffers there gave
+  # outputs off by up to 0.14 of max|out| on the PYTHON device (tests/test_forward.py), with nothing to gain from half traffic.
+  return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half and renders(conv.red.device, dtypes.half) else fdt
 
 def _storage_scale(mat) -> Fraction:
   # a power of two at most 1 / max|mat @ v| for max|v| <= 1: a transform scaled by it and stored in half overflows only where its

@@ -90,6 +90,10 @@ def _init_worker_with_plugin() -> None:
   _init_worker_original()
 _init_worker_original = getattr(_worker._init_worker, "__wrapped_by_wino__", _worker._init_worker)
 
+def renders(device:str|tuple[str, ...], dtype:DType) -> bool:
+  """Whether the device's renderer has the dtype itself; for a dtype it hasn't, tinygrad's codegen emulates it (decomp)."""
+  return dtype in Device[device if isinstance(device, str) else device[0]].renderer.supported_dtypes()
+
 def install_kernel_opts(choose:Callable[[Scheduler], Scheduler|None]) -> None:
   """Let `choose` optimize a kernel (BEAM=0, no opts given) before tinygrad's hand-coded heuristic does; it returns None to leave
   the kernel to the heuristic."""
