@@ -40,7 +40,8 @@ def _pad(k:Scheduler, r:UOp, amount:int, by_tile:UOp) -> bool:
   """PADTO, less the gates it puts on the loads of by_tile (MHAT) where the padded index provably stays inside that buffer. PADTO
   gates every load that reads the padded range, so each of a tile's m x m outputs loaded the tile's MHAT values again under a
   gate of its own; MHAT is read by tile, o // m, and every tile of a padded o exists. The (8,512,512,7) half kernel compiled in
-  2.5-2.9 s gated, 0.8-1.2 s without (bench/results/h100-opts-search-output-2026-11-25.md, h100-opts-search-compile-2026-11-25.md)."""
+  2.5-2.9 s gated, 0.8-1.2 s without (bench/results/h100-opts-search-output-2026-11-25.md, h100-opts-search-compile-2026-11-25.md).
+  Whether it dropped every gate it put on by_tile's loads (a caller that wants none gated discards k where it didn't)."""
   k.apply_opt(Opt(OptOps.PADTO, _axis(k, r), amount))
   subs, gated = {}, 0
   for u in k.ast.toposort():
