@@ -1,8 +1,8 @@
 # The timing harnesses end to end at a tiny size: bench/phases.py (the committed sweeps, 2-D, 1-D and grouped) runs, checks every row
 # against direct conv (exit status 1 on a mismatch) and writes a first call (schedule, compile and load) for each complete conv; bench/jit.py replays
 # TinyJit captures; bench/first_call.py times each row's first call in a process of its own; bench/schedule.py times the schedule
-# under each package it is given; bench/grads.py times a conv's gradients in each mode.
-import json, os, pathlib, subprocess, sys
+# under each package it is given; bench/grads.py times a conv's gradients in each mode; bench/cpu_opts.py applies each kind's candidates.
+import json, os, pathlib, re, subprocess, sys
 import pytest
 
 BENCH = pathlib.Path(__file__).parent.parent / "bench"
@@ -67,3 +67,15 @@ def test_grads_harness_times_each_mode_and_says_what_the_cost_model_rewrote(tmp_
   assert all(float(t) > 0 for t in (direct, old, new, new_cost)) and rewrote in {f"{n} of 3" for n in range(4)}
   # NEW's gradients match direct conv's, from NEW's kernels (its forward conv, input gradient and weight gradient rewritten)
   assert float(err) < 1e-4 and kernels.count("`") >= 2 * 9
+
+@pytest.mark.parametrize("kind,candidate", [("mhat", "4, 8, 4"), ("wgmhat", "8, 4, 4"), ("xhat", "the whole row, alpha^2 upcast"),
+                                            ("ghat", "K by 1, M by 1"), ("output", "1 ch, threads on batch")])
+def test_cpu_opts_harness_applies_each_kinds_candidates(tmp_path, kind, candidate):
+  # bench/cpu_opts.py: a candidate whose kind's finder misses its kernel, or whose opts don't apply, gets no row; each kind's row here
+  # is there, with opts.py's and the heuristic's, and computes the heuristic's result
+  cmd = [sys.executable, str(BENCH / "cpu_opts.py"), "--kernel", kind, "--shapes", "2,16,16,16", "--runs", "1",
+         "--match", f"^{re.escape(candidate)}$", "--out", str(tmp_path / "t.md")]
+  subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k not in ("WINO", "WINO_OLD")}, timeout=600)
+  rows = [line.split("|")[2:-1] for line in (tmp_path / "t.md").read_text().splitlines() if line.startswith("| (2, 16, 16, 16)")]
+  assert [r[0].strip() for r in rows] == ["opts.py", candidate, "heuristic"], rows
+  assert all(float(r[2]) > 0 and float(r[4]) < 1e-5 for r in rows), rows
