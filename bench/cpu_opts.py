@@ -48,14 +48,11 @@ def xhat(k, arg:tuple[int, slice, bool, int]) -> None:
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
 def find_ghat(k):
-  # NEW's weight transform: one store, one buffer read at the 3^n taps, the alpha^n positions stored and read by no load; its
-  # other stored ranges by stride, innermost first (M, the output channels, then K, the input channels)
-  if k.reduceop is not None or k.applied_opts or len(stores:=opts._stores(k)) != 1: return None
-  loads = [b for b in k.bufs if b.src[0] is not stores[0].src[0]]
-  if len({b.src[0] for b in loads}) != 1: return None
-  alpha = [r for r in k.rngs if r in stores[0].ranges and not any(r in b.ranges for b in loads)]
-  if not alpha or int(alpha[0].vmax + 1) not in opts.CPU_ALPHAS or len(loads) != 3 ** len(alpha): return None
-  out = opts._strides(stores[0])
+  # NEW's weight transform (opts._transform's, reading the 3^n taps): its alpha^n ranges and its other stored ranges by stride,
+  # innermost first (M, the output channels, then K, the input channels)
+  if (found:=opts._transform(k, opts.CPU_ALPHAS)) is None or len(found[2]) != 3 ** len(found[0]): return None
+  alpha, store, _ = found
+  out = opts._strides(store)
   return alpha, sorted((r for r in out if r not in alpha), key=out.__getitem__)
 
 def ghat(k, arg:tuple) -> None:

@@ -206,21 +206,28 @@ def cpu_output_opts(k:Scheduler) -> Scheduler|None:
 # 0.3-1.2 s longer. A row of fewer than 8 tiles (14x14) keeps the heuristic.
 XHAT_THREADS = (32, 16, 8)
 
+def _transform(k:Scheduler, alphas:tuple[int, ...]) -> tuple[list[UOp], UOp, list[UOp]]|None:
+  """A kernel of NEW's transforms into alpha^n positions (XHAT, GHAT) of an alpha in alphas: elementwise, one store, one buffer read.
+  Its alpha^n position ranges, its store and its loads of that buffer; None for any other kernel."""
+  if k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
+  loads = [b for b in k.bufs if b.src[0] is not stores[0].src[0]]
+  if len({b.src[0] for b in loads}) != 1: return None
+  # the alpha^n positions are the stored ranges that no load reads (kron sums over the transform's inputs)
+  alpha = [r for r in k.rngs if r in stores[0].ranges and not any(r in b.ranges for b in loads)]
+  if not alpha or (a:=int(alpha[0].vmax + 1)) not in alphas or any(r.vmax + 1 != a for r in alpha): return None
+  return alpha, stores[0], loads
+
 def _xhat(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), upstream:bool=False) -> tuple[list[UOp], list[UOp]]|None:
   """NEW's input transform of a tile size whose alpha is in alphas: XHAT, which reads one buffer at alpha^n places a tile, or with
   upstream also a weight gradient's transform of the upstream gradient, which reads it at m^n (m = alpha - 2). Its alpha^n position
   ranges and its other stored ranges by their stride, innermost first: the tiles' range (stride 1) ... the channels'; None for any
   other kernel."""
-  if k.reduceop is not None or k.applied_opts or len(stores:=_stores(k)) != 1: return None
-  if len(reads:=Counter(b.src[0] for b in k.bufs if b.src[0] is not stores[0].src[0])) != 1: return None
-  loads = [b for b in k.bufs if b.src[0] in reads]
-  # the alpha^n positions are the stored ranges that no load reads (kron sums over the tile's inputs)
-  alpha = [r for r in k.rngs if r in stores[0].ranges and not any(r in b.ranges for b in loads)]
-  if not alpha or (a:=int(alpha[0].vmax + 1)) not in alphas or any(r.vmax + 1 != a for r in alpha): return None
-  if reads[loads[0].src[0]] not in {t ** len(alpha) for t in ((a, a - 2) if upstream else (a,))}: return None
+  if (found:=_transform(k, alphas)) is None: return None
+  (alpha, store, loads), a = found, int(found[0][0].vmax + 1)
+  if len(loads) not in {t ** len(alpha) for t in ((a, a - 2) if upstream else (a,))}: return None
   # stored tiles innermost and channels outside batch, where the input has batch outside channels; OLD's XHAT (F(4,3), alpha 6)
   # keeps batch outside in both (an alpha-6 conv of batch 1 can't be told from OLD's: the heuristic keeps it)
-  out, act = _strides(stores[0]), _strides(loads[0])
+  out, act = _strides(store), _strides(loads[0])
   rest = sorted((r for r in out if r not in alpha), key=out.__getitem__)
   if len(rest) < 2 or out[rest[0]] != 1 or not (shared:=[r for r in rest if r in act]): return None
   if a == OLD_ALPHA and (len(rest) < 3 or max(shared, key=act.__getitem__) is rest[-1]): return None
