@@ -2,7 +2,7 @@
 # tensor-core blocks for MHAT and tile-aligned opts for the output transform; register blocking for NEW's MHAT on a CPU. Each
 # must fire on NEW's kernel, keep the result, and leave every other kernel, OLD's included, to tinygrad's heuristic: OLD's
 # timings are the baseline.
-import json, os, pathlib, subprocess, sys
+import contextlib, json, os, pathlib, subprocess, sys
 import numpy as np
 import pytest
 import tinygrad_wino
@@ -14,6 +14,23 @@ from helpers import conv_ref, rel_err
 # NEW with the opts and without, float32: the opts reorder the transforms' sums (a loop instead of an upcast, clang's contractions),
 # which moves the last bits of the outputs
 ROUNDING = 2e-6
+
+@contextlib.contextmanager
+def _output_transform_opts_seen():
+  """The opts output_transform_opts gives each kernel compiled (here: PARALLEL=0) inside the block, one list a kernel it took."""
+  seen: list[list] = []
+  def spy(k):
+    if (mine:=output_transform_opts(k)) is not None: seen.append(mine.applied_opts)
+    return toggle.kernel_opts(k)
+  tg.install_kernel_opts(spy)
+  try: yield seen
+  finally: tg.install_kernel_opts(toggle.kernel_opts)
+
+def _assert_output_loads_ungated(compiled):
+  # MHAT's loads in the output kernel (the schedule's last) carry no gate: a tile's outputs share them (PADTO alone gates each
+  # output's own)
+  loads = [u for u in [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1].src[1].src if u.op is tg.Ops.LOAD]
+  assert loads and all(len(u.src) == 1 for u in loads), f"{sum(len(u.src) > 1 for u in loads)} of {len(loads)} loads gated"
 
 @pytest.mark.parametrize("xs,kwargs,epilogue,suffix", [((2, 16, 14, 14), dict(padding=1), False, "_4_4_2"),
                                                        ((1, 8, 7, 7), dict(padding=1), True, "_4_4_2"),
@@ -38,9 +55,7 @@ def test_gpu_output_transform_computes_whole_tiles(xs, kwargs, epilogue, suffix)
     compiled = tg.compile_schedule(linear)
     names = [n for n, _ in tg.run_kernels(compiled, var_vals)]
   assert len(tinygrad_wino.stats.rewritten) == 1 and names[-1].endswith(suffix), names
-  output_kernel = [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1]
-  loads = [u for u in output_kernel.src[1].src if u.op is tg.Ops.LOAD]
-  assert loads and all(len(u.src) == 1 for u in loads), f"{sum(len(u.src) > 1 for u in loads)} of {len(loads)} loads gated"
+  _assert_output_loads_ungated(compiled)
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), **kwargs)
   if epilogue: ref = np.maximum(ref + b.reshape(-1, *[1] * nd), 0)
   assert rel_err(out.numpy(), ref) <= 2e-5
@@ -56,16 +71,10 @@ def test_gpu_output_transform_of_a_grouped_conv_threads_along_the_groups(relu, g
   # batch: it leaves them alone
   rng = np.random.default_rng(5)
   x, w = rng.standard_normal((2, 64, 8, 8)).astype(np.float32), (rng.standard_normal((64, 64 // groups, 3, 3)) / 5).astype(np.float32)
-  blocks = []
-  def spy(k):
-    if (mine:=output_transform_opts(k)) is not None: blocks.append(sorted(o.arg for o in mine.applied_opts if o.op is tg.OptOps.LOCAL))
-    return toggle.kernel_opts(k)
-  tg.install_kernel_opts(spy)
-  try:
-    with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
-      out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), groups=groups, padding=1)
-      out = (out.relu() if relu else out).numpy()
-  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  with _output_transform_opts_seen() as seen, tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
+    out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), groups=groups, padding=1)
+    out = (out.relu() if relu else out).numpy()
+  blocks = [sorted(o.arg for o in opts if o.op is tg.OptOps.LOCAL) for opts in seen]
   ref = conv_ref(x.astype(np.float64), w.astype(np.float64), groups=groups, padding=1)
   assert blocks == [block] and rel_err(out, np.maximum(ref, 0) if relu else ref) <= 2e-5, blocks
 
@@ -77,24 +86,15 @@ def test_gpu_output_rows_of_an_odd_count_of_tiles_pad_to_four_threads(size, padd
   # stays right
   rng = np.random.default_rng(3)
   x, w = rng.standard_normal((1, 8, size, size)).astype(np.float32), (rng.standard_normal((8, 8, 3, 3)) / 5).astype(np.float32)
-  found = []
-  def spy(k):
-    if (mine:=output_transform_opts(k)) is not None: found.append(mine.applied_opts)
-    return toggle.kernel_opts(k)
-  tg.install_kernel_opts(spy)
-  try:
-    with tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
-      out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), padding=1)
-      linear, var_vals = tg.schedule(out)
-      compiled = tg.compile_schedule(linear)
-      tg.run_kernels(compiled, var_vals)
-  finally: tg.install_kernel_opts(toggle.kernel_opts)
+  with _output_transform_opts_seen() as found, tinygrad_wino.using("new"), Context(WINO_TILE=4, PARALLEL=0, CACHELEVEL=0):
+    out = Tensor(x, device="PYTHON").conv2d(Tensor(w, device="PYTHON"), padding=1)
+    linear, var_vals = tg.schedule(out)
+    compiled = tg.compile_schedule(linear)
+    tg.run_kernels(compiled, var_vals)
   assert len(found) == 1, found
   assert [o.arg for o in found[0] if o.op is tg.OptOps.LOCAL] == ([4, 4] if padded else [4, 2]), found
   assert sum(o.op is tg.OptOps.PADTO for o in found[0]) == padded, found
-  output_kernel = [c.src[0] for c in compiled.src if c.op is tg.Ops.CALL][-1]
-  loads = [u for u in output_kernel.src[1].src if u.op is tg.Ops.LOAD]
-  assert loads and all(len(u.src) == 1 for u in loads), f"{sum(len(u.src) > 1 for u in loads)} of {len(loads)} loads gated"
+  _assert_output_loads_ungated(compiled)
   assert rel_err(out.numpy(), conv_ref(x.astype(np.float64), w.astype(np.float64), padding=1)) <= 2e-5
 
 def _opts_hits(cases, modes=("new", "old", None), opts=1, device=None, tile=4) -> list[tuple]:
