@@ -85,8 +85,8 @@ storage_dtype = rules.storage_dtype  # the rule's own, which the spy below calls
 
 def test_fp16_where_the_device_emulates_half_keeps_float_buffers(monkeypatch):
   # tinygrad's PYTHON device renders half from Python 3.12 only (below, tinygrad's codegen emulates it): NEW stores XHAT, GHAT and
-  # MHAT in half only where the renderer has half (rules.storage_dtype); emulated half buffers gave outputs off by up to 0.14 of
-  # max|out| there. Either way the output matches
+  # MHAT in half only where the renderer has half (rules.storage_dtype); emulated half buffers failed the last assert there. Either
+  # way the output matches
   stored = []
   monkeypatch.setattr(rules, "storage_dtype", lambda *a: stored.append(dt:=storage_dtype(*a)) or dt)
   x, w, _ = Case((1, 8, 16, 16), (8, 8, 3, 3)).draw(3)

@@ -255,7 +255,7 @@ def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # traffic, and the half x half -> float matmul in MHAT gets tensor cores. The rounding costs accuracy (fp16 error ~4e-3 of
   # max|out| instead of ~5e-4); bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers. So does a
   # device whose renderer emulates half (tinygrad's PYTHON device below Python 3.12, CUDA before sm_53): half buffers there gave
-  # outputs off by up to 0.14 of max|out| on the PYTHON device (tests/test_forward.py), with nothing to gain from half traffic.
+  # wrong outputs on the PYTHON device (tests/test_forward.py fails with them), with nothing to gain from half traffic.
   return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half and renders(conv.red.device, dtypes.half) else fdt
 
 def _storage_scale(mat) -> Fraction:
