@@ -385,7 +385,8 @@ from tinygrad_wino import tg
 from test_opts import _opts_hits, _conv
 tg.without_device_compiler()
 half = lambda *s: Tensor.empty(*s, dtype=dtypes.half)
-cases = [("conv", _conv((2, 32, 14, 14), dtypes.half)), ("batched matmul", lambda device: [half(36, 64, 128) @ half(36, 128, 64)]),
+cases = [("conv", _conv((2, 32, 14, 14), dtypes.half)), ("float conv", _conv((2, 32, 14, 14), dtypes.float)),
+         ("batched matmul", lambda device: [half(36, 64, 128) @ half(36, 128, 64)]),
          ("transposed batched matmul", lambda device: [half(36, 128, 64).transpose(1, 2) @ half(36, 64, 128).transpose(1, 2)])]
 print(json.dumps(_opts_hits(cases, ("new", "old"))))
 """
@@ -394,11 +395,14 @@ def test_gpu_tensor_core_opts_touch_only_news_mhat_kernel():
   # on a GPU with tensor cores (CUDA's renderer for an sm_80 on tinygrad's NULL device, chosen by DEV: a subprocess; the kernels are
   # only compiled, no CUDA compiler called: tg.without_device_compiler), NEW's half MHAT gets tensor-core opts with a bigger block
   # of output channels a warp (mhat_tensor_core_opts); OLD's MHAT and a batched matmul keep tinygrad's heuristic. A batched matmul
-  # with MHAT's layouts and a batch of 36 can't be told from MHAT: it gets the opts too. (tinygrad's PYTHON device renders half from
-  # Python 3.12 only; below, NEW's buffers stay float32 there, rules.storage_dtype, and its MHAT has no tensor cores)
+  # with MHAT's layouts and a batch of 36 can't be told from MHAT: it gets the opts too. A float32 conv's MHAT gets none, as on the
+  # GPU: TF32 is off (ALLOW_TF32), which tinygrad checks only on a CUDA or NV device, and tg.without_device_compiler on NULL too.
+  # (tinygrad's PYTHON device renders half from Python 3.12 only; below, NEW's buffers stay float32 there, rules.storage_dtype, and
+  # its MHAT has no tensor cores)
   r = subprocess.run([sys.executable, "-c", TC_SCRIPT, str(pathlib.Path(__file__).parent)], capture_output=True, text=True, timeout=600,
                      env=os.environ | {"DEV": "NULL:CUDA:sm_80"})
   assert r.returncode == 0, r.stderr
   assert json.loads(r.stdout.splitlines()[-1]) == [["new", "conv", "mhat_tensor_core_opts"], ["new", "conv", "output_transform_opts"],
+                                                   ["new", "float conv", "output_transform_opts"],
                                                    ["new", "transposed batched matmul", "mhat_tensor_core_opts"],
                                                    ["old", "transposed batched matmul", "mhat_tensor_core_opts"]]

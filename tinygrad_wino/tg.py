@@ -143,8 +143,18 @@ def without_device_compiler() -> None:
   renderer, DEV=NULL:CUDA:sm_90): CUDA's NVRTC compiler is neither loaded nor called, a program's binary is empty. Call it before
   the device opens; the process can't run CUDA programs after."""
   from tinygrad.runtime.support import compiler_cuda
+  from tinygrad.renderer.cstyle import CUDARenderer
+  from tinygrad.helpers import ALLOW_TF32
   compiler_cuda.NVRTCCompiler.__init__ = lambda self, *args, **kwargs: setattr(self, "cachekey", None)  # type: ignore[method-assign]
   compiler_cuda.NVRTCCompiler.compile = lambda self, src: b""  # type: ignore[method-assign]
+  # tinygrad leaves out the float (TF32) tensor cores without ALLOW_TF32 only where the renderer's device is CUDA or NV
+  # (Scheduler._apply_tc_opt); on NULL its float32 kernels would get them: drop them here too, so they are the GPU's kernels
+  original = getattr(CUDARenderer.__init__, "__wrapped_by_wino__", CUDARenderer.__init__)
+  def init(self, *args, **kwargs):
+    original(self, *args, **kwargs)
+    if not ALLOW_TF32: self.tensor_cores = [tc for tc in self.tensor_cores if tc.dtype_in != dtypes.float]
+  init.__wrapped_by_wino__ = original  # type: ignore[attr-defined]
+  CUDARenderer.__init__ = init  # type: ignore[method-assign]
 
 def compile_times(linear:UOp) -> list[tuple[str, float, float]]:
   """Compile a schedule's kernels one after another into tinygrad's program cache (compile_schedule then finds them there):
