@@ -7,7 +7,8 @@ fastest first, with tinygrad's heuristic and opts.py's own choice among the rows
   DEV=CUDA python bench/opts_search.py --kernel xhat --shapes "64,64,64,112;32,128,128,28" [--dtype float16] [--dims 1|2] [--out file.md]
 
 Candidates: xhat (tiles a thread, threads along tiles, threads along channels[, 1: only the last alpha dim upcast]); mhat
-(tensor-core tiles a warp along the output channels and along the tiles, warps a block along the output channels); output
+(tensor-core tiles a warp along the output channels and along the tiles, warps a block along the output channels); fmhat, a float32
+MHAT (tiles and output channels a thread, the reduce unrolled, threads along the output channels and along the tiles); output
 (channels a thread, threads along channels, threads along the row's tiles[, 1: the row padded to a multiple of them]); wgmhat,
 a weight gradient's MHAT in the conv's gradients (outputs a thread along each channel dim, the reduce unrolled, threads splitting
 the reduce, threads along each channel dim).
@@ -54,6 +55,17 @@ def output(k, found, u:int, t:int, tx:int, pad:int=0):
       opts._pad(k, row, tx, mhat)
     k.apply_opt(Opt(OptOps.LOCAL, opts._axis(k, row), tx))
 
+def fmhat(k, found, un:int, um:int, uk:int, lm:int, ln:int):
+  # a forward conv's float32 MHAT (no tensor cores: TF32 is off): an un x um block of outputs a thread (tiles n, output channels m),
+  # the reduce unrolled by uk, lm threads along m (stored innermost) and ln along n
+  m, n, kr, _ = found
+  # each opt splits a range: the part left outside it is where the next opt on that dim applies
+  if un > 1: n = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, n), un))[0]
+  if um > 1: m = k.apply_opt(Opt(OptOps.UPCAST, opts._axis(k, m), um))[0]
+  if uk > 1: k.apply_opt(Opt(OptOps.UNROLL, k.unrollable_dims.index(opts._axis(k, kr)), uk))
+  if lm > 1: k.apply_opt(Opt(OptOps.LOCAL, k.rngs.index(m), lm))
+  if ln > 1: k.apply_opt(Opt(OptOps.LOCAL, k.rngs.index(n), ln))
+
 def wgmhat(k, found, um:int, un:int, uk:int, g:int, lm:int, ln:int=1):
   # a weight gradient's MHAT (both operands with its reduce innermost): threads splitting the reduce (GROUPTOP, a shared-memory
   # sum), an um x un block of outputs a thread, the reduce unrolled by uk, lm threads along m (the input channels, stored
@@ -72,6 +84,8 @@ KINDS = {"xhat": (opts._xhat, opts.xhat_opts, xhat, [*itertools.product((1, 2, 4
          "mhat": (opts._mhat, opts.mhat_tensor_core_opts, mhat, itertools.product((2, 4, 8), (1, 2, 4), (1, 2, 4))),
          "output": (find_output, opts.output_transform_opts, output, [*itertools.product((1, 2, 4), (4, 8, 16, 32), (1, 2, 4, 8)),
                                                                       *itertools.product((1, 2), (4, 8, 16, 32), (4, 8), (1,))]),
+         "fmhat": (opts._mhat, toggle.kernel_opts, fmhat, [(un, um, 4, lm, ln) for un, um in itertools.product((2, 4, 8), (2, 4, 8))
+                                                           for lm, ln in ((8, 16), (16, 8), (4, 32), (32, 4), (16, 16))]),
          # searched in the conv's gradients (of the sum of its squared output)
          "wgmhat": (lambda k: opts._mhat(k, k_major=True), opts.wg_mhat_opts, wgmhat,
                     [*itertools.product((1, 2, 4), (1, 2, 4), (1, 4), (0, 16, 32), (1, 16)),
@@ -108,7 +122,7 @@ def main() -> int:
     # the heuristic and opts.py's choice again at the end: a shape's first rows can read slow (the GPU after a full compile)
     for cand in ["heuristic", "opts.py", *space, "heuristic again", "opts.py again"]:
       def choose(k, cand=cand):
-        if (found:=find(k)) is None or (args.kernel == "mhat" and not k.ren.has_local): return toggle.kernel_opts(k)
+        if (found:=find(k)) is None or (args.kernel in ("mhat", "fmhat") and not k.ren.has_local): return toggle.kernel_opts(k)
         if cand in ("heuristic", "heuristic again"): return None
         if cand in ("opts.py", "opts.py again"): return mine(k)
         apply(k:=k.copy(), found, *cand)
@@ -132,7 +146,7 @@ def main() -> int:
       # the searched kernel: the one whose name changes with the candidate; XHAT compiles first, MHAT third, the output last, and
       # a weight gradient's MHAT is its gradients' last reduce
       if args.kernel == "wgmhat": i = max(j for j, (n, _) in enumerate(times[0]) if n.startswith("r_"))
-      else: i = {"xhat": 0, "mhat": 2, "output": -1}[args.kernel]
+      else: i = {"xhat": 0, "mhat": 2, "fmhat": 2, "output": -1}[args.kernel]
       name, last = times[0][i][0], {times[0][i][0]}
       result = out.float().numpy()
       if ref is None: ref = result
