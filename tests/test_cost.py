@@ -79,7 +79,7 @@ def test_device_classes():
   assert device_class("CPU") is CPU and device_class(("CPU:0", "CPU:1")) is CPU
   assert device_class("CUDA") is GPU and device_class("NV:1") is GPU and device_class("AMD") is GPU
 
-@pytest.mark.parametrize("name,device", [("h100-2026-11-25.json", "CUDA"), ("h100-2026-12-06.json", "CUDA"),
+@pytest.mark.parametrize("name,device", [("h100-2026-11-25.json", "CUDA"), ("h100-2026-12-06.json", "CUDA"), ("h100-2026-12-08.json", "CUDA"),
                                          ("h100-crossover-2026-11-24.json", "CUDA"), ("h100-compile-split-float32-2026-12-06.json", "CUDA"),
                                          ("h100-compile-split-float16-2026-12-06.json", "CUDA"), ("h100-grouped32-2026-12-07.json", "CUDA"),
                                          ("h100-grouped4-2026-12-07.json", "CUDA"),
