@@ -254,8 +254,11 @@ def storage_dtype(conv:Conv, fdt:DType) -> DType:
   # XHAT and GHAT are computed in float32 and, for half inputs, stored in half (and MHAT, accumulated in float32): half the memory
   # traffic, and the half x half -> float matmul in MHAT gets tensor cores. The rounding costs accuracy (fp16 error ~4e-3 of
   # max|out| instead of ~5e-4); bfloat16's 8-bit mantissa would cost 8x that, so bfloat16 convs keep float32 buffers. So does a
-  # device whose renderer emulates half (tinygrad's PYTHON device below Python 3.12, CUDA before sm_53): half buffers there gave
-  # wrong outputs on the PYTHON device (tests/test_forward.py fails with them), with nothing to gain from half traffic.
+  # device whose renderer emulates half (tinygrad's PYTHON device below Python 3.12, CUDA before sm_53): tinygrad's emulation
+  # flushes subnormal halves to zero (codegen/decomp/dtype.py's f2f), and the power-of-two scales that keep the stored transforms
+  # in half's range (_storage_scale) put MHAT's small values there, so half buffers gave wrong outputs on the PYTHON device
+  # (tests/test_forward.py fails with them; without the scales that conv was as accurate as with the CPU's native half), with
+  # nothing to gain from half traffic.
   return dtypes.half if conv.act.dtype == conv.other.dtype == dtypes.half and renders(conv.red.device, dtypes.half) else fdt
 
 def _storage_scale(mat) -> Fraction:
