@@ -223,7 +223,8 @@ def _xhat(k:Scheduler, alphas:tuple[int, ...]=(ALPHA,), upstream:bool=False) -> 
   ranges and its other stored ranges by their stride, innermost first: the tiles' range (stride 1) ... the channels'; None for any
   other kernel."""
   if (found:=_transform(k, alphas)) is None: return None
-  (alpha, store, loads), a = found, int(found[0][0].vmax + 1)
+  alpha, store, loads = found
+  a = int(alpha[0].vmax + 1)
   if len(loads) not in {t ** len(alpha) for t in ((a, a - 2) if upstream else (a,))}: return None
   # stored tiles innermost and channels outside batch, where the input has batch outside channels; OLD's XHAT (F(4,3), alpha 6)
   # keeps batch outside in both (an alpha-6 conv of batch 1 can't be told from OLD's: the heuristic keeps it)

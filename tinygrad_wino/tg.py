@@ -1,5 +1,5 @@
 # Every touch point with tinygrad's internals lives here, so a tinygrad upgrade is a one-file change (pinned: tinygrad==0.14.0).
-import contextlib, time
+import contextlib, functools, time
 from typing import Callable, Iterator
 import tinygrad.schedule as _schedule
 import tinygrad.schedule.rangeify as _rangeify
@@ -90,8 +90,10 @@ def _init_worker_with_plugin() -> None:
   _init_worker_original()
 _init_worker_original = getattr(_worker._init_worker, "__wrapped_by_wino__", _worker._init_worker)
 
+@functools.cache
 def renders(device:str|tuple[str, ...], dtype:DType) -> bool:
-  """Whether the device's renderer has the dtype itself; for a dtype it hasn't, tinygrad's codegen emulates it (decomp)."""
+  """Whether the device's renderer has the dtype itself; for a dtype it hasn't, tinygrad's codegen emulates it (decomp). A device's
+  renderer is fixed for the process, so the answer is kept (rules.storage_dtype asks twice a conv)."""
   return dtype in Device[device if isinstance(device, str) else device[0]].renderer.supported_dtypes()
 
 def install_kernel_opts(choose:Callable[[Scheduler], Scheduler|None]) -> None:
