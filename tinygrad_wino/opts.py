@@ -460,7 +460,8 @@ def mhat_tensor_core_opts(k:Scheduler) -> Scheduler|None:
   outputs = math.prod(int(r.vmax + 1) for r in k.rngs if r in _stores(k)[0].ranges)
   k = k.copy()
   try:
-    if (rngs:=k.apply_opt(Opt(OptOps.TC, 0, (TC_SELECT.value, TC_OPT.value, USE_TC.value)))) is None: return None
+    # (where no tensor core applies, apply_opt raises KernelOptError: it never returns None)
+    rngs = k.apply_opt(Opt(OptOps.TC, 0, (TC_SELECT.value, TC_OPT.value, USE_TC.value)))
     tc = k.tensor_core
     # the tensor core's first dim is the output channels m (rows of G), its second the tiles n (Scheduler._apply_tc_opt)
     if rngs[0].arg[0] != m.arg[0] or rngs[1].arg[0] != n.arg[0]: return None
