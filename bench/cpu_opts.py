@@ -69,11 +69,15 @@ def ghat(k, arg:tuple) -> None:
   for r in alpha[:-1] if arg[3] else alpha: k.apply_opt(Opt(U, opts._axis(k, r), 0))
   opts._cpu_threads(k, k.axes_of(AxisType.WEAK))
 
-def output(k, arg:tuple[int, str]) -> None:
+def output(k, arg:tuple) -> None:
   # (channels an iteration, where tinygrad's CPU threads go: the first axis they divide, or channels; or "innermost": the
-  # channels' loop innermost, threads on the first axis): whole tiles (m a dim) upcast
+  # channels' loop innermost, threads on the first axis[, tiles of a row an iteration]): whole tiles (m a dim) upcast
   spatial, c, mhat, m = find_output(k)
   for dim in spatial: opts._tile(k, dim, mhat, m)
+  if arg[2:]:
+    # what remains of the innermost output dim after the whole tiles: the row's tiles
+    row = [r for r in k.rngs if r.arg[0] == spatial[-1][0].arg[0] and r.arg[-1] is not AxisType.UPCAST][-1]
+    k.apply_opt(Opt(U, opts._axis(k, row), arg[2]))
   if arg[0] > 1:
     if c.vmax + 1 <= arg[0]: raise KernelOptError("the channels upcast whole")  # no channels' loop left to thread or order
     c = k.apply_opt(Opt(U, opts._axis(k, c), arg[0]))[0]
@@ -88,7 +92,8 @@ KINDS = {"mhat": (opts._mhat, mhat, {"8, 8, 4": (8, 8, 4), "16, 4, 4": (16, 4, 4
                                         for n, m, u in ((8, 8, 4), (4, 8, 4), (4, 8, 2), (8, 4, 4), (4, 4, 4))},
                   lambda names: [n.startswith("r_") for n in names].index(True), False),
          "output": (find_output, output, {f"{u} ch, threads on {t}": (u, t) for u in (1, 4, 8, 16) for t in ("batch", "channels")} |
-                    {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)},
+                    {f"{u} ch, channels innermost": (u, "innermost") for u in (1, 4, 8)} |
+                    {f"1 ch, channels innermost, {r} tiles of a row": (1, "innermost", r) for r in (2, 4, 7)},
                     lambda names: len(names) - 1, False),
          "ghat": (find_ghat, ghat, {f"K by {uk}, M by {um}{', K inner' if ki else ''}{', last alpha loops' if al else ''}": (uk, um, ki, al)
                                     for uk in (1, 2, 4, 8) for um in (1, 4, 8) for ki in (False, True) for al in (False, True)
@@ -161,7 +166,7 @@ def main() -> int:
                   "looping inside m's",
           "output": "the output transform fused into the conv's output: whole tiles (m a dim) upcast (padded to whole tiles where m doesn't "
                     "divide a size), channels upcast, tinygrad's CPU threads on the first axis they divide or on the channels, or the "
-                    "channels' loop innermost",
+                    "channels' loop innermost (and several tiles of a row an iteration, where the name says so)",
           "ghat": "opts as the input channels (K) and output channels (M, GHAT's innermost) upcast, K's loop inside M's or not, "
                   "the alpha^2 positions upcast whole or the last alpha dim looping innermost, tinygrad's CPU threads",
           "xhat": "opts as tiles of a row upcast (a row they don't divide padded, where the name says so) and the alpha^2 positions "
